@@ -1,0 +1,2 @@
+// @dalle/clip: public API (explicit named exports only).
+export {};

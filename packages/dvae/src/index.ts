@@ -1,0 +1,2 @@
+// @dalle/dvae: public API (explicit named exports only).
+export {};

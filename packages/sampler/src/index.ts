@@ -1,0 +1,2 @@
+// @dalle/sampler: public API (explicit named exports only).
+export {};

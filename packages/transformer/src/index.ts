@@ -1,0 +1,2 @@
+// @dalle/transformer: public API (explicit named exports only).
+export {};

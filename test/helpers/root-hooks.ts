@@ -1,0 +1,10 @@
+// Mocha root hook: the single place tests choose the backend (DALLE_BACKEND overrides auto).
+import { selectBackend } from '@dalle/core';
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    const info = await selectBackend(undefined);
+    console.log(`tests run on backend: ${info.name}`);
+  },
+};
