@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
 import sharp from 'sharp';
 import { contactSheet, encodePng, imagesToTensor, loadImageRgb, tensorToPngs } from '@dalle/core';
