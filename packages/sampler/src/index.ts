@@ -1,2 +1,20 @@
 // @dalle/sampler: public API (explicit named exports only).
-export {};
+export { SAMPLER_DEFAULTS, MAX_IMAGES, resolveSamplerConfig, isGuided, candidateSeed, type SamplerConfig, type SamplerLimits } from './config.ts';
+export {
+  guideLogits,
+  applyTemperature,
+  argsortDescending,
+  topKFilter,
+  topPFilter,
+  softmax,
+  logProbOf,
+  sampleCategorical,
+  samplingDistribution,
+  entropy,
+  type Logits,
+  type SamplingFilters,
+} from './filters.ts';
+export { sampleImageBatch, type SampleBatchOptions, type SampledBatch } from './sample.ts';
+export { rankCandidates, scoreImages } from './rerank.ts';
+export { DEFAULT_WEIGHTS_DIR, MANIFEST_FILE, PART_DIRS, readWeightsManifest, checkPartsAgree, type WeightsManifest, type PartFacts } from './weights-folder.ts';
+export type { TokenDecoder, ImagePrior, ImageTokenizer, Reranker, PromptEncoder } from './types.ts';

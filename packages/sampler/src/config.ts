@@ -1,0 +1,87 @@
+// Sampler settings: one config type, its defaults (each with the reason) and its validation.
+// Follows the sampling knobs of DALLE-pytorch / min-dalle, with standard meanings (STYLE.md #3).
+import { UsageError } from '@dalle/core';
+
+export interface SamplerConfig {
+  /** Images kept and returned, best first. */
+  n: number;
+  /** Images sampled and scored by the reranker; the best `n` of them are kept. */
+  numCandidates: number;
+  /** Keep only the `topK` most likely image codes at each step (an integer count in [1, K]). */
+  topK: number;
+  /** Nucleus sampling: keep the smallest set of codes whose probability mass is >= topP, in (0, 1]. */
+  topP: number;
+  /** Logits are divided by this before filtering; < 1 sharpens, > 1 flattens. */
+  temperature: number;
+  /** Classifier-free guidance: logits = uncond + condScale * (cond - uncond); 1 turns it off. */
+  condScale: number;
+  /** Candidates sampled together in one decoder batch (bounds memory; doubled when guided). */
+  batchSize: number;
+  /** Base seed; candidate c samples with seed + c, so each image can be regenerated alone. */
+  seed: number;
+}
+
+/** Upper bound on n / numCandidates / batchSize: beyond this a typo is likelier than intent. */
+export const MAX_IMAGES = 1024;
+
+export const SAMPLER_DEFAULTS: Readonly<SamplerConfig> = Object.freeze({
+  n: 8, // a 3x3-ish contact sheet: enough variety to pick from, quick on a CPU
+  numCandidates: 32, // 4x n: reranking needs a pool to choose from (DALL-E used 512 for 32)
+  topK: 64, // 1/8 of the shipped 512-code book: cuts the noisy tail but keeps variety (capped at K)
+  topP: 1, // off by default: top-k already trims the tail
+  temperature: 1, // the model's own distribution
+  condScale: 3, // min-dalle's supercondition factor range; clearly better prompt adherence than 1
+  batchSize: 8, // 8 candidates (16 rows when guided) stay well under 100 MB on the shipped model
+  seed: 0, // deterministic by default: reruns give identical images
+});
+
+/** Facts about the loaded model that bound some settings. */
+export interface SamplerLimits {
+  /** Image codebook size K (upper bound of topK). */
+  codebookSize: number;
+}
+
+function isInt(v: number): boolean {
+  return Number.isInteger(v);
+}
+
+/**
+ * Copies `partial`, fills defaults and checks every range; throws UsageError naming the field,
+ * the expected range and the value that arrived. Without an explicit topK the default is
+ * capped at the codebook size (a tiny model may have fewer than 64 codes); an explicit topK
+ * outside [1, K] is an error.
+ */
+export function resolveSamplerConfig(partial: Partial<SamplerConfig> = {}, limits?: SamplerLimits): SamplerConfig {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<SamplerConfig>;
+  const cfg: SamplerConfig = { ...SAMPLER_DEFAULTS, ...defined };
+  if (defined.topK === undefined && limits) cfg.topK = Math.min(SAMPLER_DEFAULTS.topK, limits.codebookSize);
+  // n defaults to min(8, numCandidates) when only the candidates were lowered, and the
+  // candidate pool grows to n when only n was raised: a lone flag never contradicts a default.
+  if (defined.n === undefined && defined.numCandidates !== undefined) cfg.n = Math.min(SAMPLER_DEFAULTS.n, cfg.numCandidates);
+  if (defined.numCandidates === undefined && defined.n !== undefined) cfg.numCandidates = Math.max(SAMPLER_DEFAULTS.numCandidates, cfg.n);
+
+  const countOk = (v: number) => isInt(v) && v >= 1 && v <= MAX_IMAGES;
+  if (!countOk(cfg.n)) throw new UsageError(`n must be an integer in [1, ${MAX_IMAGES}], got ${cfg.n}`);
+  if (!countOk(cfg.numCandidates)) throw new UsageError(`numCandidates must be an integer in [1, ${MAX_IMAGES}], got ${cfg.numCandidates}`);
+  if (cfg.n > cfg.numCandidates) throw new UsageError(`n (${cfg.n}) cannot exceed numCandidates (${cfg.numCandidates}): the best n are chosen among the candidates`);
+  if (!countOk(cfg.batchSize)) throw new UsageError(`batchSize must be an integer in [1, ${MAX_IMAGES}], got ${cfg.batchSize}`);
+  const maxK = limits?.codebookSize ?? Number.MAX_SAFE_INTEGER;
+  if (!isInt(cfg.topK) || cfg.topK < 1 || cfg.topK > maxK) {
+    throw new UsageError(`topK must be an integer in [1, ${limits ? `${maxK} (the codebook size)` : 'K'}], got ${cfg.topK}`);
+  }
+  if (!(cfg.topP > 0 && cfg.topP <= 1)) throw new UsageError(`topP must be in (0, 1], got ${cfg.topP}`);
+  if (!(cfg.temperature > 0) || !Number.isFinite(cfg.temperature)) throw new UsageError(`temperature must be a finite number > 0, got ${cfg.temperature}`);
+  if (!Number.isFinite(cfg.condScale)) throw new UsageError(`condScale must be a finite number, got ${cfg.condScale}`);
+  if (!isInt(cfg.seed) || cfg.seed < 0 || cfg.seed > 0xffffffff) throw new UsageError(`seed must be an integer in [0, ${0xffffffff}], got ${cfg.seed}`);
+  return cfg;
+}
+
+/** Whether sampling runs the doubled (caption + empty caption) batch. */
+export function isGuided(cfg: Pick<SamplerConfig, 'condScale'>): boolean {
+  return cfg.condScale !== 1;
+}
+
+/** The sampling seed of candidate `index` (reported per image; reruns it alone with -n 1). */
+export function candidateSeed(cfg: Pick<SamplerConfig, 'seed'>, index: number): number {
+  return (cfg.seed + index) >>> 0;
+}
