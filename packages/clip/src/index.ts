@@ -1,2 +1,9 @@
 // @dalle/clip: public API (explicit named exports only).
-export {};
+export { CLIP_DEFAULTS, CLIP_PRESETS, CLIP_PRESET_NAMES, clipPreset, resolveClipConfig, numPatches, patchDim, patchGridSize, type ClipConfig, type ClipPresetName } from './config.ts';
+export { initClipParams, flattenParams, unflattenParams, countParams, type ClipParams, type TextTowerParams, type VisionTowerParams, type BlockParams, type LinearParams, type LayerNormParams } from './params.ts';
+export { layerNorm, linear3d, quickGelu, selfAttention, block, causalMaskBias, l2Normalize, MASKED } from './layers.ts';
+export { textTower, visionTower, patchify } from './towers.ts';
+export { contrastiveLoss, similarityLogits, logitScaleValue, inBatchAccuracy } from './loss.ts';
+export { ClipModel, embedTexts, embedImages, clipLogits, logitScale, saveClip, loadClip, CLIP_KIND, CLIP_FORMAT_VERSION } from './model.ts';
+export { AdamW, ADAMW_DEFAULTS, type AdamWConfig, type AdamWState } from './adamw.ts';
+export { clipGradients, clipTrainStep, learningRateAt, type StepResult } from './trainer.ts';
