@@ -18,3 +18,14 @@ export { sampleImageBatch, type SampleBatchOptions, type SampledBatch } from './
 export { rankCandidates, scoreImages } from './rerank.ts';
 export { DEFAULT_WEIGHTS_DIR, MANIFEST_FILE, PART_DIRS, readWeightsManifest, checkPartsAgree, type WeightsManifest, type PartFacts } from './weights-folder.ts';
 export type { TokenDecoder, ImagePrior, ImageTokenizer, Reranker, PromptEncoder } from './types.ts';
+export {
+  generate,
+  pipelineFromParts,
+  type Pipeline,
+  type PrimeOptions,
+  type GenerateOptions,
+  type GenerateResult,
+  type GeneratedImage,
+  type CandidateInfo,
+  type PhaseTimings,
+} from './generate.ts';

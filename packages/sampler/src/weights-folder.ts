@@ -27,15 +27,19 @@ export interface WeightsManifest {
 
 /** What each part says about itself, as far as agreement goes. */
 export interface PartFacts {
-  tokenizer: { vocabSize: number; identity: string };
-  dvae: { codebookSize: number; gridSize: number; imageSize: number };
+  tokenizer: { vocabSize: number; padId: number; identity: string };
+  /** identity: computed only when the transformer records the dVAE it was trained with. */
+  dvae: { codebookSize: number; gridSize: number; imageSize: number; identity?: () => string };
   transformer: {
     textSeqLen: number;
     textVocabSize: number;
+    textPadId: number;
     imageSeqLen: number;
     codebookSize: number;
     /** The tokenizer identity the transformer was trained with, when it records one. */
     tokenizerId?: string;
+    /** The dVAE identity whose codes the transformer was trained on, when it records one. */
+    dvaeId?: string;
   };
   manifest?: WeightsManifest;
 }
@@ -73,7 +77,12 @@ export function checkPartsAgree(f: PartFacts): void {
     throw mismatch('the image grid', 'dvae/', `${dvae.gridSize}x${dvae.gridSize} = ${dvae.gridSize ** 2} codes`, 'transformer/', `${tr.imageSeqLen} image positions`);
   }
   if (tokenizer.vocabSize > tr.textVocabSize) throw mismatch('the text vocabulary size', 'tokenizer/', tokenizer.vocabSize, 'transformer/', tr.textVocabSize);
+  if (tokenizer.padId !== tr.textPadId) throw mismatch('the text pad id', 'tokenizer/', tokenizer.padId, 'transformer/', tr.textPadId);
   if (tr.tokenizerId !== undefined && tr.tokenizerId !== tokenizer.identity) throw mismatch('the tokenizer identity', 'tokenizer/', tokenizer.identity, 'transformer/ (trained with)', tr.tokenizerId);
+  if (tr.dvaeId !== undefined && dvae.identity) {
+    const id = dvae.identity();
+    if (id !== tr.dvaeId) throw mismatch('the dVAE identity', 'dvae/', id, 'transformer/ (trained on codes of)', tr.dvaeId);
+  }
   if (m.codebookSize !== undefined && m.codebookSize !== dvae.codebookSize) throw mismatch('the codebook size', 'manifest.json', m.codebookSize, 'dvae/', dvae.codebookSize);
   if (m.gridSize !== undefined && m.gridSize !== dvae.gridSize) throw mismatch('the grid size', 'manifest.json', m.gridSize, 'dvae/', dvae.gridSize);
   if (m.imageSize !== undefined && m.imageSize !== dvae.imageSize) throw mismatch('the image size', 'manifest.json', m.imageSize, 'dvae/', dvae.imageSize);
