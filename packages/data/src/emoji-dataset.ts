@@ -1,0 +1,261 @@
+// Builds the emoji dataset (shared DATA.md) from the npm packages installed beside this package:
+// 64x64 images composited on white + 4 captions each, deduped per set, split by concept hash.
+import { createRequire } from 'node:module';
+import { promises as fsp, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Progress, UsageError, encodePng, floatsToRgbBytes, loadImageRgb, sha256, writeDirAtomic, writeFileAtomic } from '@dalle/core';
+import { emojiCaptions, type EmojiMeta, type EmojiStyle } from './emoji-captions.ts';
+import { EMOJI_SPLITS, PINNED_TRAIN_CONCEPTS, SPLIT_RULE, baseKey, emojiSplit, type EmojiSplit } from './emoji-split.ts';
+
+export const EMOJI_SETS = ['google', 'twitter'] as const;
+export type EmojiSet = (typeof EMOJI_SETS)[number];
+
+/** Source images are 64 px; keeping that size avoids resampling. */
+export const EMOJI_IMAGE_SIZE = 64;
+
+interface SetInfo {
+  pkg: string;
+  style: EmojiStyle;
+  art: string;
+  artLicence: string;
+}
+
+const SET_INFO: Record<EmojiSet, SetInfo> = {
+  google: { pkg: 'emoji-datasource-google', style: 'Noto', art: 'Noto Emoji, (c) Google', artLicence: 'Apache-2.0' },
+  twitter: { pkg: 'emoji-datasource-twitter', style: 'Twemoji', art: 'Twemoji graphics, (c) Twitter, Inc. and other contributors', artLicence: 'CC-BY-4.0' },
+};
+const METADATA_PKG = 'emojibase-data';
+
+export const EMOJI_CREDITS = [
+  'Noto Emoji: Apache-2.0, (c) Google (emoji-datasource-google).',
+  'Twemoji graphics: (c) Twitter, Inc. and other contributors, licensed CC-BY 4.0 (https://creativecommons.org/licenses/by/4.0/); images were resized to 64x64 and composited on white (emoji-datasource-twitter).',
+  'Labels and keywords: emojibase-data (MIT), from Unicode CLDR.',
+];
+
+export interface EmojiBuildOptions {
+  outDir: string;
+  sets?: EmojiSet[];
+  /** Smoke subset: only this many base concepts (the pinned ones first, then emoji.json order). */
+  limit?: number;
+  /** No progress bar. */
+  quiet?: boolean;
+}
+
+export interface EmojiSplitCounts {
+  images: number;
+  pairs: number;
+  concepts: number;
+}
+
+export interface EmojiManifest {
+  kind: 'emoji-dataset';
+  formatVersion: 1;
+  builtAt: string;
+  buildSeconds: number;
+  imageSize: number;
+  sets: EmojiSet[];
+  limit: number | null;
+  sources: { package: string; version: string; use: string; licence: string }[];
+  splitRule: string;
+  pinnedTrainConcepts: string[];
+  counts: Record<EmojiSplit, EmojiSplitCounts> & { total: EmojiSplitCounts };
+  duplicatesDropped: Record<string, number>;
+  missingMetadata: string[];
+  captionsPerImage: number;
+  credits: string[];
+}
+
+interface DatasourceEmoji {
+  unified: string;
+  image: string;
+  category: string;
+  name: string;
+  [hasImg: `has_img_${string}`]: boolean | undefined;
+  skin_variations?: Record<string, { unified: string; image: string; [hasImg: `has_img_${string}`]: boolean | undefined }>;
+}
+
+interface EmojibaseEntry {
+  label: string;
+  hexcode: string;
+  tags?: string[];
+  subgroup?: number;
+  skins?: EmojibaseEntry[];
+}
+
+const require = createRequire(import.meta.url);
+
+function packageDir(pkg: string): string {
+  try {
+    return path.dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    throw new UsageError(`npm package ${pkg} is not installed (it is a devDependency of @dalle/data: run pnpm install)`);
+  }
+}
+
+function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+/** emojibase hexcode key: uppercase, without FE0F (DATA.md: strip it on both sides to join). */
+function joinKey(hex: string): string {
+  return hex
+    .toUpperCase()
+    .split('-')
+    .filter((h) => h !== 'FE0F')
+    .join('-');
+}
+
+/** Label, tags and readable subgroup per joinKey, skin tones included (they inherit tags). */
+function loadMetadata(dir: string): Map<string, EmojiMeta> {
+  const data = readJson<EmojibaseEntry[]>(path.join(dir, 'en', 'data.json'));
+  const messages = readJson<{ subgroups: { order: number; message: string }[] }>(path.join(dir, 'en', 'messages.json'));
+  const subgroups = new Map<number, string>();
+  for (const s of messages.subgroups) subgroups.set(s.order, s.message); // a repeated order keeps the later name
+  const out = new Map<string, EmojiMeta>();
+  for (const e of data) {
+    const tags = e.tags ?? [];
+    const subgroup = subgroups.get(e.subgroup ?? -1) ?? 'other';
+    out.set(joinKey(e.hexcode), { label: e.label, tags, subgroup });
+    for (const s of e.skins ?? []) out.set(joinKey(s.hexcode), { label: s.label, tags: s.tags ?? tags, subgroup: subgroups.get(s.subgroup ?? -1) ?? subgroup });
+  }
+  return out;
+}
+
+const REGIONAL_INDICATOR = /^1F1(E[6-9A-F]|F[0-9A-F])$/;
+
+interface Variant {
+  unified: string;
+  image: string;
+  hasImg: (set: EmojiSet) => boolean;
+  name: string;
+}
+
+/** Every image-bearing variant in emoji.json order (skin tones after their base, by tone key). */
+function listVariants(emojiJson: DatasourceEmoji[]): Variant[] {
+  const out: Variant[] = [];
+  for (const e of emojiJson) {
+    if (e.category === 'Component' || REGIONAL_INDICATOR.test(e.unified)) continue;
+    out.push({ unified: e.unified, image: e.image, name: e.name, hasImg: (s) => e[`has_img_${s}`] === true });
+    for (const tone of Object.keys(e.skin_variations ?? {}).sort()) {
+      const v = e.skin_variations![tone];
+      out.push({ unified: v.unified, image: v.image, name: e.name, hasImg: (s) => v[`has_img_${s}`] === true });
+    }
+  }
+  return out;
+}
+
+/** The base concepts a smoke subset keeps: pinned first, then emoji.json order. */
+function chooseConcepts(variants: Variant[], limit: number | undefined): Set<string> | undefined {
+  if (limit === undefined) return undefined;
+  const order: string[] = [];
+  const seen = new Set<string>();
+  for (const v of variants) {
+    const b = baseKey(v.unified);
+    if (!seen.has(b)) {
+      seen.add(b);
+      order.push(b);
+    }
+  }
+  const pinned = PINNED_TRAIN_CONCEPTS.filter((p) => seen.has(p));
+  const rest = order.filter((b) => !PINNED_TRAIN_CONCEPTS.includes(b));
+  return new Set([...pinned, ...rest].slice(0, limit));
+}
+
+function emptyCounts(): EmojiSplitCounts {
+  return { images: 0, pairs: 0, concepts: 0 };
+}
+
+/** Decodes this many images at once (sharp runs them on its own threads). */
+const BATCH = 16;
+
+/** Builds DIR/<split>/<key>.png + <key>.txt and DIR/manifest.json; replaces DIR atomically. */
+export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<EmojiManifest> {
+  const sets = options.sets ?? [...EMOJI_SETS];
+  if (sets.length === 0) throw new UsageError(`sets must name at least one of ${EMOJI_SETS.join(', ')}`);
+  for (const s of sets) if (!EMOJI_SETS.includes(s)) throw new UsageError(`unknown emoji set "${s}": expected one of ${EMOJI_SETS.join(', ')}`);
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) throw new UsageError(`limit must be a positive integer, got ${options.limit}`);
+  const started = Date.now();
+
+  const metaDir = packageDir(METADATA_PKG);
+  const meta = loadMetadata(metaDir);
+  const setDirs = new Map(sets.map((s) => [s, packageDir(SET_INFO[s].pkg)] as const));
+  // The emoji-datasource packs share one emoji.json; read it from the first set's package.
+  const variants = listVariants(readJson<DatasourceEmoji[]>(path.join(setDirs.get(sets[0])!, 'emoji.json')));
+  const keep = chooseConcepts(variants, options.limit);
+  const chosen = keep ? variants.filter((v) => keep.has(baseKey(v.unified))) : variants;
+
+  const tasks = sets.flatMap((set) => chosen.filter((v) => v.hasImg(set)).map((v) => ({ set, v })));
+  const counts = { train: emptyCounts(), 'val-images': emptyCounts(), 'val-concepts': emptyCounts(), total: emptyCounts() };
+  const concepts = Object.fromEntries([...EMOJI_SPLITS, 'total'].map((s) => [s, new Set<string>()])) as Record<EmojiSplit | 'total', Set<string>>;
+  const duplicatesDropped: Record<string, number> = Object.fromEntries(sets.map((s) => [s, 0]));
+  const missingMetadata: string[] = [];
+  const progress = new Progress({ total: tasks.length, label: 'emoji', unit: 'img', quiet: options.quiet });
+
+  let built: EmojiManifest | undefined;
+  await writeDirAtomic(options.outDir, async (tmp) => {
+    for (const split of EMOJI_SPLITS) await fsp.mkdir(path.join(tmp, split), { recursive: true });
+    const seenPixels = new Map<EmojiSet, Set<string>>(sets.map((s) => [s, new Set<string>()]));
+    for (let i = 0; i < tasks.length; i += BATCH) {
+      const batch = tasks.slice(i, i + BATCH);
+      const pixels = await Promise.all(batch.map(({ set, v }) => loadImageRgb(path.join(setDirs.get(set)!, 'img', set, '64', v.image), EMOJI_IMAGE_SIZE, { fit: 'contain' })));
+      const writes: Promise<void>[] = [];
+      batch.forEach(({ set, v }, j) => {
+        // Dedupe in task order, so the first of identical images is the one kept.
+        const digest = sha256(floatsToRgbBytes(pixels[j]));
+        if (seenPixels.get(set)!.has(digest)) {
+          duplicatesDropped[set]++;
+          return;
+        }
+        seenPixels.get(set)!.add(digest);
+        let m = meta.get(joinKey(v.unified));
+        if (!m) {
+          missingMetadata.push(v.unified);
+          m = { label: v.name.toLowerCase(), tags: [], subgroup: 'other' };
+        }
+        const base = baseKey(v.unified);
+        const split = emojiSplit(base, set);
+        const captions = emojiCaptions(m, SET_INFO[set].style);
+        const key = `${set}-${v.unified.toLowerCase()}`;
+        for (const c of [counts[split], counts.total]) {
+          c.images++;
+          c.pairs += captions.length;
+        }
+        concepts[split].add(base);
+        concepts.total.add(base);
+        writes.push(
+          (async () => {
+            await fsp.writeFile(path.join(tmp, split, `${key}.png`), await encodePng(pixels[j], EMOJI_IMAGE_SIZE, EMOJI_IMAGE_SIZE));
+            await fsp.writeFile(path.join(tmp, split, `${key}.txt`), captions.join('\n') + '\n');
+          })(),
+        );
+      });
+      await Promise.all(writes);
+      progress.tick(batch.length, { dupes: String(Object.values(duplicatesDropped).reduce((a, b) => a + b, 0)) });
+    }
+    for (const s of [...EMOJI_SPLITS, 'total'] as const) counts[s].concepts = concepts[s].size;
+    const manifest: EmojiManifest = {
+      kind: 'emoji-dataset',
+      formatVersion: 1,
+      builtAt: new Date().toISOString(),
+      buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+      imageSize: EMOJI_IMAGE_SIZE,
+      sets,
+      limit: options.limit ?? null,
+      sources: [
+        ...sets.map((s) => ({ package: SET_INFO[s].pkg, version: readJson<{ version: string }>(path.join(setDirs.get(s)!, 'package.json')).version, use: `img/${s}/64 PNGs + emoji.json; art: ${SET_INFO[s].art}`, licence: SET_INFO[s].artLicence })),
+        { package: METADATA_PKG, version: readJson<{ version: string }>(path.join(metaDir, 'package.json')).version, use: 'en/data.json labels and tags, en/messages.json subgroup names', licence: 'MIT' },
+      ],
+      splitRule: SPLIT_RULE,
+      pinnedTrainConcepts: [...PINNED_TRAIN_CONCEPTS],
+      counts,
+      duplicatesDropped,
+      missingMetadata,
+      captionsPerImage: 4,
+      credits: [...EMOJI_CREDITS.filter((c) => sets.some((s) => c.includes(SET_INFO[s].pkg)) || c.includes(METADATA_PKG))],
+    };
+    await writeFileAtomic(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    progress.finish(`emoji: ${counts.total.images} images (${counts.train.images} train, ${counts['val-images'].images} val-images, ${counts['val-concepts'].images} val-concepts) in ${manifest.buildSeconds}s`);
+    built = manifest;
+  });
+  return built!;
+}

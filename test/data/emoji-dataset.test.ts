@@ -1,0 +1,110 @@
+// The emoji builder on a smoke subset: files and captions per image, the deterministic split
+// rule recomputed independently, pinned concepts in train, and the manifest's counts.
+import { strict as assert } from 'node:assert';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { fnv1a32 } from '@dalle/core';
+import { PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, cleanLabel, emojiCaptions, withArticle, type EmojiManifest } from '@dalle/data';
+import { FAST } from '../helpers/timeouts.ts';
+import { makeTempDir } from './fixtures.ts';
+
+const SPLITS = ['train', 'val-images', 'val-concepts'] as const;
+
+/** The rule of shared DATA.md, written again here from its text. */
+function expectedSplit(unified: string, set: string): string {
+  const base = unified
+    .split('-')
+    .filter((h) => h.toUpperCase() !== 'FE0F' && !/^1F3F[B-F]$/i.test(h))
+    .map((h) => h.toUpperCase().replace(/^0+/, ''))
+    .join('-');
+  if (PINNED_TRAIN_CONCEPTS.includes(base)) return 'train';
+  if (fnv1a32(base) % 20 === 0) return 'val-concepts';
+  if (fnv1a32(`${base}|${set}`) % 10 === 0) return 'val-images';
+  return 'train';
+}
+
+describe('data/emoji-dataset', function () {
+  this.timeout(FAST * 6);
+  let dir: string;
+  let out: string;
+  let manifest: EmojiManifest;
+  const files: Record<string, string[]> = {};
+
+  before(async () => {
+    dir = await makeTempDir('emoji');
+    out = path.join(dir, 'emoji');
+    // 120 concepts: enough that every split is populated (val-concepts is ~1 in 20)
+    manifest = await buildEmojiDataset({ outDir: out, limit: 120, quiet: true });
+    for (const s of SPLITS) files[s] = (await fsp.readdir(path.join(out, s))).sort();
+  });
+  after(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes one 64x64 RGB png and 4 non-empty captions per image', async () => {
+    for (const s of SPLITS) {
+      const pngs = files[s].filter((f) => f.endsWith('.png'));
+      const txts = files[s].filter((f) => f.endsWith('.txt'));
+      assert.deepEqual(pngs.map((f) => f.slice(0, -4)), txts.map((f) => f.slice(0, -4)), `${s}: png and txt pair up`);
+      assert.equal(pngs.length, manifest.counts[s].images);
+    }
+    const sample = files.train.find((f) => f.endsWith('.png'))!;
+    const meta = await sharp(path.join(out, 'train', sample)).metadata();
+    assert.equal(meta.width, 64);
+    assert.equal(meta.height, 64);
+    const lines = (await fsp.readFile(path.join(out, 'train', sample.replace('.png', '.txt')), 'utf8')).trimEnd().split('\n');
+    assert.equal(lines.length, 4);
+    assert.ok(lines.every((l) => l.trim().length > 0));
+  });
+
+  it('puts every image in the split the rule gives, and no val-concepts concept anywhere else', () => {
+    const conceptsBySplit: Record<string, Set<string>> = {};
+    for (const s of SPLITS) {
+      conceptsBySplit[s] = new Set();
+      for (const f of files[s].filter((f) => f.endsWith('.png'))) {
+        const [, set, unified] = /^(google|twitter)-(.+)\.png$/.exec(f)!;
+        assert.equal(s, expectedSplit(unified, set), `${f} is in ${s}`);
+        conceptsBySplit[s].add(baseKey(unified.toUpperCase()));
+      }
+    }
+    for (const s of SPLITS) assert.ok(conceptsBySplit[s].size > 0, `${s} is not empty`);
+    for (const c of conceptsBySplit['val-concepts']) {
+      assert.ok(!conceptsBySplit.train.has(c) && !conceptsBySplit['val-images'].has(c), `zero-shot concept ${c} leaked`);
+    }
+    for (const p of PINNED_TRAIN_CONCEPTS) assert.ok(conceptsBySplit.train.has(p), `pinned ${p} in train`);
+    const all = new Set(SPLITS.flatMap((s) => [...conceptsBySplit[s]]));
+    assert.equal(all.size, manifest.counts.total.concepts);
+  });
+
+  it('records sources, licences, counts, split rule and credits in manifest.json', async () => {
+    const onDisk = JSON.parse(await fsp.readFile(path.join(out, 'manifest.json'), 'utf8')) as EmojiManifest;
+    assert.deepEqual(onDisk.counts, manifest.counts);
+    assert.deepEqual(onDisk.sources.map((s) => `${s.package}@${s.version}`), ['emoji-datasource-google@16.0.0', 'emoji-datasource-twitter@16.0.0', 'emojibase-data@17.0.0']);
+    assert.ok(onDisk.sources.every((s) => s.licence.length > 0));
+    assert.ok(onDisk.credits.some((c) => /CC-BY 4\.0/.test(c)));
+    assert.match(onDisk.splitRule, /fnv1a32/);
+    const total = SPLITS.reduce((a, s) => a + onDisk.counts[s].images, 0);
+    assert.equal(onDisk.counts.total.images, total);
+    assert.equal(onDisk.counts.total.pairs, total * 4);
+    // a concept whose only pictures are pixel duplicates of earlier ones drops out
+    assert.ok(onDisk.counts.total.concepts <= 120 && onDisk.counts.total.concepts > 100);
+    assert.equal(onDisk.missingMetadata.length, 0);
+  });
+
+  it('base keys drop FE0F, leading zeros and skin tones', () => {
+    assert.equal(baseKey('0023-FE0F-20E3'), '23-20E3');
+    assert.equal(baseKey('1F44B-1F3FC'), '1F44B');
+    assert.equal(baseKey('1F6CB-FE0F'), '1F6CB');
+  });
+
+  it('cleans labels and builds the four captions', () => {
+    assert.equal(cleanLabel('flag: France'), 'the flag of France');
+    assert.equal(cleanLabel('waving hand: medium skin tone'), 'waving hand, medium skin tone');
+    assert.equal(withArticle('avocado'), 'an avocado');
+    assert.equal(withArticle('unicorn'), 'a unicorn');
+    assert.equal(withArticle('the flag of France'), 'the flag of France');
+    const caps = emojiCaptions({ label: 'chair', tags: ['chair', 'seat', 'sit'], subgroup: 'household items' }, 'Twemoji');
+    assert.deepEqual(caps, ['an emoji of a chair', 'chair, seat, sit', 'a chair, Twemoji emoji style', 'chair (household items)']);
+  });
+});
