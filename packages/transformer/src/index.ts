@@ -1,2 +1,65 @@
 // @dalle/transformer: public API (explicit named exports only).
-export {};
+export {
+  ATTENTION_PATTERNS,
+  TRANSFORMER_DEFAULTS,
+  TRANSFORMER_PRESETS,
+  defaultAttentionPatterns,
+  headDim,
+  imageSeqLen,
+  mlpHidden,
+  parseAttentionPatterns,
+  resolveTransformerConfig,
+  sequenceLength,
+  transformerLayout,
+  transformerPreset,
+  type AttentionPattern,
+  type TransformerConfig,
+  type TransformerPresetName,
+} from './config.ts';
+export {
+  MASKED_LOGIT,
+  imageToStreamId,
+  imageTokenOffset,
+  inputVocabSize,
+  logitRange,
+  logitsMask,
+  makeLayout,
+  modelBatch,
+  splitStream,
+  startTokenId,
+  streamLength,
+  streamVocabSize,
+  textPadTokenOffset,
+  textStreamVocabSize,
+  textToStreamId,
+  toStreamIds,
+  type ModelBatch,
+  type TokenLayout,
+} from './layout.ts';
+export { attentionMask, isVisible } from './attention-mask.ts';
+export { layerNorm, type LayerNormParams } from './layer-norm.ts';
+export { cachedSelfAttention, causalSelfAttention, dense, type AttentionParams, type DenseParams, type KeyValue } from './attention.ts';
+export { gelu, mlp, type MlpParams } from './mlp.ts';
+export { transformerBlock, type BlockParams } from './block.ts';
+export { crossEntropy, targetLogProbs } from './loss.ts';
+export { blockParams, countParams, disposeParams, initTransformerParams, paramSpecs, type TransformerParamKey, type TransformerParams } from './params.ts';
+export {
+  batchFromTensors,
+  createTransformer,
+  disposeTransformer,
+  forward,
+  hiddenStates,
+  imageHead,
+  imageLogLikelihood,
+  textHead,
+  transformerLoss,
+  type LossParts,
+  type TransformerModel,
+} from './transformer.ts';
+/**
+ * Incremental decoding for samplers: `createDecoder(model, B)`, then `prefill(textIds int32 [B, T])`
+ * -> logits [B, K] for image token 0, then `step(codes int32 [B])` (code i in [0, K)) -> logits
+ * [B, K] for image token i + 1, at most N - 1 times; `dispose()` at the end. Callers dispose
+ * returned logits. Empty caption for classifier-free guidance: all textPadId.
+ */
+export { createDecoder, type TransformerDecoder } from './decoder.ts';

@@ -1,0 +1,102 @@
+// Incremental decoding with a key/value cache (as in GPT-2 sampling): the caption is run once
+// (prefill), then each step feeds one image code per sequence and returns the next position's logits.
+import * as tf from '@tensorflow/tfjs-core';
+import { UsageError } from '@dalle/core';
+import type { KeyValue } from './attention.ts';
+import { imageSeqLen, transformerLayout } from './config.ts';
+import { imageToStreamId, startTokenId, textToStreamId } from './layout.ts';
+import { hiddenStates, imageHead, type TransformerModel } from './transformer.ts';
+
+/**
+ * Decodes B sequences in lockstep. Contract:
+ * - prefill(textIds int32 [B, T], padded with textPadId) runs the start token and the caption
+ *   and returns logits [B, K] for image token 0. Call it exactly once, first.
+ * - step(codes int32 [B], codes in [0, K)) appends image token i (i = 0, 1, ...) and returns
+ *   logits [B, K] for image token i + 1. It can be called N - 1 times; the N-th code is never fed.
+ * - Logits are raw (no temperature); the caller owns returned tensors and must dispose them.
+ * - dispose() frees the cache. Inputs are not disposed.
+ * For classifier-free guidance, decode 2B rows: the captions, then B empty (all-pad) captions.
+ */
+export interface TransformerDecoder {
+  readonly batchSize: number;
+  /** Image tokens fed so far (0 right after prefill). */
+  readonly imageTokensFed: number;
+  prefill(textIds: tf.Tensor2D): tf.Tensor2D;
+  step(codes: tf.Tensor1D): tf.Tensor2D;
+  dispose(): void;
+}
+
+export function createDecoder(model: TransformerModel, batchSize: number): TransformerDecoder {
+  const cfg = model.config;
+  const layout = transformerLayout(cfg);
+  const T = cfg.textSeqLen;
+  const N = imageSeqLen(cfg);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`batchSize must be a positive integer, got ${batchSize}`);
+  let cache: KeyValue[] | undefined;
+  let position = 0; // input positions already in the cache
+  let fed = 0;
+
+  const readInts = (t: tf.Tensor, shape: number[], what: string): Int32Array => {
+    if (t.dtype !== 'int32' || t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new UsageError(`${what}: expected int32 [${shape}], got ${t.dtype} [${t.shape}]`);
+    }
+    return t.dataSync() as Int32Array;
+  };
+
+  /** Runs input ids [B*S] at the next S positions, keeps the new cache, returns logits of the last position. */
+  const advance = (ids: Int32Array, S: number): tf.Tensor2D => {
+    const C = cfg.dModel;
+    let present: KeyValue[] = [];
+    const logits = tf.tidy(() => {
+      const out = hiddenStates(model.params, cfg, tf.tensor2d(ids, [batchSize, S], 'int32'), position, cache);
+      present = out.present;
+      for (const kv of present) {
+        tf.keep(kv.keysT);
+        tf.keep(kv.values);
+      }
+      const last = tf.reshape(tf.slice(out.h, [0, S - 1, 0], [batchSize, 1, C]), [batchSize, C]) as tf.Tensor2D; // [B, C]
+      return imageHead(model.params, last); // [B, K]
+    });
+    if (cache) for (const kv of cache) tf.dispose([kv.keysT, kv.values]);
+    cache = present;
+    position += S;
+    return logits;
+  };
+
+  return {
+    batchSize,
+    get imageTokensFed() {
+      return fed;
+    },
+    prefill(textIds) {
+      if (cache) throw new UsageError('prefill() was already called on this decoder; create a new one per batch');
+      const text = readInts(textIds, [batchSize, T], 'text ids');
+      const ids = new Int32Array(batchSize * (T + 1)); // [B, T+1]: start token, then the caption
+      for (let b = 0; b < batchSize; b++) {
+        ids[b * (T + 1)] = startTokenId(layout);
+        for (let t = 0; t < T; t++) {
+          const id = text[b * T + t];
+          if (!Number.isInteger(id) || id < 0 || id >= cfg.textVocabSize) throw new UsageError(`text id ${id} (row ${b}, position ${t}) is outside [0, ${cfg.textVocabSize})`);
+          ids[b * (T + 1) + 1 + t] = textToStreamId(layout, id, t);
+        }
+      }
+      return advance(ids, T + 1);
+    },
+    step(codes) {
+      if (!cache) throw new UsageError('call prefill() before step()');
+      if (fed >= N - 1) throw new UsageError(`all ${N} image tokens have been predicted; step() takes at most ${N - 1} codes`);
+      const c = readInts(codes, [batchSize], 'image codes');
+      const ids = new Int32Array(batchSize);
+      for (let b = 0; b < batchSize; b++) {
+        if (!Number.isInteger(c[b]) || c[b] < 0 || c[b] >= cfg.imageVocabSize) throw new UsageError(`image code ${c[b]} (row ${b}) is outside [0, ${cfg.imageVocabSize})`);
+        ids[b] = imageToStreamId(layout, c[b]);
+      }
+      fed++;
+      return advance(ids, 1);
+    },
+    dispose() {
+      if (cache) for (const kv of cache) tf.dispose([kv.keysT, kv.values]);
+      cache = undefined;
+    },
+  };
+}
