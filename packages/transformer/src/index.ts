@@ -63,3 +63,4 @@ export {
  * returned logits. Empty caption for classifier-free guidance: all textPadId.
  */
 export { createDecoder, type TransformerDecoder } from './decoder.ts';
+export { TRANSFORMER_FORMAT_VERSION, TRANSFORMER_KIND, loadTransformer, saveTransformer } from './persistence.ts';

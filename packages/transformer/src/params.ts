@@ -94,7 +94,9 @@ export function initTransformerParams(cfg: TransformerConfig, seed: number): Tra
       const std = init === 'normal' ? INIT_STD : residualStd;
       for (let i = 0; i < size; i++) data[i] = rng.normal() * std;
     }
-    params[key] = tf.variable(tf.tensor(data, shape, 'float32'), true, `${key}_${nextVariableId++}`);
+    const initial = tf.tensor(data, shape, 'float32');
+    params[key] = tf.variable(initial, true, `${key}_${nextVariableId++}`);
+    initial.dispose(); // the variable holds its own reference to the data
   }
   return params;
 }
