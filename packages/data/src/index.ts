@@ -16,3 +16,16 @@ export { readTarEntries, encodeTar, writeTar, TarFormatError, type TarEntry } fr
 export { buildEmojiDataset, EMOJI_SETS, EMOJI_IMAGE_SIZE, EMOJI_CREDITS, type EmojiSet, type EmojiBuildOptions, type EmojiManifest, type EmojiSplitCounts } from './emoji-dataset.ts';
 export { baseKey, emojiSplit, EMOJI_SPLITS, PINNED_TRAIN_CONCEPTS, SPLIT_RULE, type EmojiSplit } from './emoji-split.ts';
 export { emojiCaptions, cleanLabel, withArticle, extraTags, type EmojiMeta, type EmojiStyle } from './emoji-captions.ts';
+export {
+  normalizeCaption,
+  loadTextTokenizer,
+  encodeText,
+  trainTextTokenizer,
+  TOKENIZER_FILE,
+  TOKENIZER_CONFIG_FILE,
+  DEFAULT_TEXT_VOCAB_SIZE,
+  type TextTokenizer,
+  type TrainTokenizerOptions,
+  type TrainedTokenizerInfo,
+} from './text-tokenizer.ts';
+export { trainBpe, bpeTokenizerJson, byteLevelWords, PAD_TOKEN, UNK_TOKEN, MIN_VOCAB_SIZE, type BpeModel, type BpeTrainOptions } from './bpe-trainer.ts';
