@@ -14,6 +14,7 @@ export {
   type Logits,
   type SamplingFilters,
 } from './filters.ts';
+export { transformerPrior } from './transformer-prior.ts';
 export { sampleImageBatch, type SampleBatchOptions, type SampledBatch } from './sample.ts';
 export { rankCandidates, scoreImages } from './rerank.ts';
 export { DEFAULT_WEIGHTS_DIR, MANIFEST_FILE, PART_DIRS, readWeightsManifest, checkPartsAgree, type WeightsManifest, type PartFacts } from './weights-folder.ts';
