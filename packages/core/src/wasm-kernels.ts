@@ -1,10 +1,50 @@
-// Kernels the tfjs wasm backend lacks or runs slowly, registered for 'wasm' only.
-// (Filled in by the wasm kernel work; see test/core/wasm-kernels.test.ts for parity tests.)
+// Kernels the tfjs wasm backend lacks or runs slowly, registered for 'wasm' only:
+// missing ones (Conv2DBackpropFilter, UnsortedSegmentSum, LogSoftmax) and faster replacements
+// (BatchMatMul, _FusedMatMul, Conv2DBackpropInput). Parity tests: test/core/wasm-kernels.test.ts.
+import * as tf from '@tensorflow/tfjs-core';
+import { makeBatchMatMul, makeFusedMatMul } from './wasm/batch-mat-mul.ts';
+import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from './wasm/conv2d-backprop.ts';
+import { registerGradients } from './wasm/gradients.ts';
+import type { WasmKernelFunc } from './wasm/kernel-utils.ts';
+import { logSoftmax } from './wasm/log-softmax.ts';
+import { unsortedSegmentSum } from './wasm/segment-sum.ts';
 
 let registered = false;
 
-/** Registers the project's wasm kernel patches once; safe to call repeatedly. */
+/** The wasm kernels this module adds or replaces, in registration order. */
+export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax'] as const;
+
+/** Replaces (or adds) the wasm kernel `name`, keeping the stock setupFunc so its cwrap still runs at backend init. */
+function register(name: string, kernelFunc: WasmKernelFunc, setupFunc?: tf.KernelSetupFunc): void {
+  if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc });
+}
+
+/** The stock kernel `name`; throws if the wasm backend is not imported yet. */
+function stock(name: string): tf.KernelConfig {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`registerWasmKernels: wasm kernel '${name}' is missing; import '@tensorflow/tfjs-backend-wasm' first`);
+  return k;
+}
+
+/**
+ * Registers the project's wasm kernel patches (and tfjs-core's gradients) once; safe to call
+ * repeatedly. Call after importing '@tensorflow/tfjs-backend-wasm' and before tf.setBackend('wasm').
+ * DALLE_WASM_PATCHES=0 skips the kernels (stock tfjs-backend-wasm), for benchmarks that compare.
+ */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  registerGradients();
+  if (process.env.DALLE_WASM_PATCHES === '0') return;
+  const matMul = stock('BatchMatMul');
+  const fused = stock('_FusedMatMul');
+  const bpInput = stock('Conv2DBackpropInput');
+  const stockMatMul = matMul.kernelFunc as unknown as WasmKernelFunc;
+  register('BatchMatMul', makeBatchMatMul(stockMatMul), matMul.setupFunc);
+  register('_FusedMatMul', makeFusedMatMul(fused.kernelFunc as unknown as WasmKernelFunc, stockMatMul), fused.setupFunc);
+  register('Conv2DBackpropInput', makeConv2DBackpropInput(stockMatMul), bpInput.setupFunc);
+  register('Conv2DBackpropFilter', makeConv2DBackpropFilter(stockMatMul));
+  register('UnsortedSegmentSum', unsortedSegmentSum);
+  register('LogSoftmax', logSoftmax);
 }
