@@ -7,3 +7,6 @@ export { contrastiveLoss, similarityLogits, logitScaleValue, inBatchAccuracy } f
 export { ClipModel, embedTexts, embedImages, clipLogits, logitScale, saveClip, loadClip, CLIP_KIND, CLIP_FORMAT_VERSION } from './model.ts';
 export { AdamW, ADAMW_DEFAULTS, type AdamWConfig, type AdamWState } from './adamw.ts';
 export { clipGradients, clipTrainStep, learningRateAt, type StepResult } from './trainer.ts';
+export { exportTransformersJs, transformersConfig, preprocessorConfig, TOKENIZER_FILES, ONNX_FILES } from './export.ts';
+export { textModelOnnx, visionModelOnnx } from './onnx/clip-onnx.ts';
+export { ClipScorer, loadClipScorer, DEFAULT_LOGIT_SCALE, type Reranker, type ClipScorerOptions, type HwcImage } from './clip-scorer.ts';
