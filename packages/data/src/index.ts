@@ -29,3 +29,19 @@ export {
   type TrainedTokenizerInfo,
 } from './text-tokenizer.ts';
 export { trainBpe, bpeTokenizerJson, byteLevelWords, PAD_TOKEN, UNK_TOKEN, MIN_VOCAB_SIZE, type BpeModel, type BpeTrainOptions } from './bpe-trainer.ts';
+export {
+  TokenDatasetWriter,
+  openTokenDataset,
+  checkTokenDatasetInfo,
+  imageSeqLen,
+  recordLength,
+  recordBytes,
+  shardFileName,
+  TOKEN_DATASET_FORMAT_VERSION,
+  TOKEN_MANIFEST_FILE,
+  DEFAULT_RECORDS_PER_SHARD,
+  type TokenDatasetInfo,
+  type TokenDatasetManifest,
+  type TokenDataset,
+} from './token-dataset.ts';
+export { EpochSampler, type SamplerState } from './epoch-sampler.ts';
