@@ -11,6 +11,10 @@ describe('sampler/config', () => {
     assert.equal(resolveSamplerConfig({ n: undefined }).n, SAMPLER_DEFAULTS.n);
   });
 
+  it('keeps only its own fields from a larger options object', () => {
+    assert.deepEqual(Object.keys(resolveSamplerConfig({ pipeline: 1 } as never)).sort(), Object.keys(SAMPLER_DEFAULTS).sort());
+  });
+
   it('a lone --candidates or -n adjusts the other default instead of failing', () => {
     assert.deepEqual([resolveSamplerConfig({ numCandidates: 2 }).n, resolveSamplerConfig({ numCandidates: 2 }).numCandidates], [2, 2]);
     assert.equal(resolveSamplerConfig({ n: 100 }).numCandidates, 100);

@@ -52,7 +52,9 @@ function isInt(v: number): boolean {
  * outside [1, K] is an error.
  */
 export function resolveSamplerConfig(partial: Partial<SamplerConfig> = {}, limits?: SamplerLimits): SamplerConfig {
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<SamplerConfig>;
+  // Only the config's own fields (callers may pass a larger options object); undefined means default.
+  const keys = Object.keys(SAMPLER_DEFAULTS) as (keyof SamplerConfig)[];
+  const defined = Object.fromEntries(keys.filter((k) => partial[k] !== undefined).map((k) => [k, partial[k]])) as Partial<SamplerConfig>;
   const cfg: SamplerConfig = { ...SAMPLER_DEFAULTS, ...defined };
   if (defined.topK === undefined && limits) cfg.topK = Math.min(SAMPLER_DEFAULTS.topK, limits.codebookSize);
   // n defaults to min(8, numCandidates) when only the candidates were lowered, and the

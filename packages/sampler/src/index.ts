@@ -16,6 +16,7 @@ export {
 } from './filters.ts';
 export { transformerPrior } from './transformer-prior.ts';
 export { sampleImageBatch, type SampleBatchOptions, type SampledBatch } from './sample.ts';
+export { promptSlug, imageFileName, checkOutputFolder, resultsJson, writeOutputFolder } from './output-folder.ts';
 export { rankCandidates, scoreImages } from './rerank.ts';
 export { DEFAULT_WEIGHTS_DIR, MANIFEST_FILE, PART_DIRS, readWeightsManifest, checkPartsAgree, type WeightsManifest, type PartFacts } from './weights-folder.ts';
 export type { TokenDecoder, ImagePrior, ImageTokenizer, Reranker, PromptEncoder } from './types.ts';
