@@ -91,6 +91,21 @@ describe('data/image-source', function () {
     assert.throws(() => openImageSource(root, { imageSize: 0 }), { name: 'UsageError', message: /imageSize/ });
   });
 
+  it('a truncated tar shard yields its complete samples, then one corrupt-tar skip', async () => {
+    const whole = await fsp.readFile(path.join(root, 'all.tar'));
+    const cut = path.join(root, 'cut.tar');
+    // keep the first two samples (4 entries) and part of the third image
+    let offset = 0;
+    for (let e = 0; e < 4; e++) offset += 512 + Math.ceil(parseInt(whole.toString('latin1', offset + 124, offset + 135), 8) / 512) * 512;
+    await fsp.writeFile(cut, whole.subarray(0, offset + 600));
+    const reasons: string[] = [];
+    const source = openImageSource(cut, { imageSize: SIZE, onSkip: (_k, r) => reasons.push(r) });
+    const got = await collect(source);
+    assert.deepEqual(got.map((g) => g.key), items.slice(0, 2).map((i) => i.key));
+    assert.deepEqual(source.stats.skippedReasons, { 'corrupt tar': 1 });
+    assert.match(reasons[0], /truncated/);
+  });
+
   describe('unusual and bad files', () => {
     let dir: string;
     before(async () => {

@@ -136,6 +136,8 @@ export async function* readTarShard(file: string): AsyncGenerator<RawSample> {
       if (!group.has(ext)) group.set(ext, entry.data);
     }
   } catch (err) {
+    // the last group read completely before the damage still counts
+    if (key !== undefined && group.size > 0) yield sampleFromGroup(key, group);
     yield { kind: 'skip', key: `${shardName}:${key ?? ''}`, reason: 'corrupt tar', detail: `${file}: ${(err as Error).message}; rest of the shard skipped` };
     return;
   }
