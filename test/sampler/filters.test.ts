@@ -83,3 +83,11 @@ describe('sampler/filters', () => {
     assert.equal(g[order[0]], 1);
   });
 });
+
+describe('sampler/filters ties', () => {
+  it('topKFilter keeps exactly k ids when values tie, preferring lower ids', () => {
+    const f = topKFilter([1, 3, 3, 3, 0], 2);
+    assert.deepEqual(Array.from(f, Number.isFinite), [false, true, true, false, false]);
+    assert.deepEqual(Array.from(topPFilter([2, 2, 2, 2], 0.5), Number.isFinite), [true, true, false, false]);
+  });
+});

@@ -31,14 +31,21 @@ export function argsortDescending(logits: Logits): number[] {
 
 /**
  * Keeps the `k` largest logits (exactly k: ties broken towards the lower id) and sets the rest to
- * -Infinity. k >= length keeps everything.
+ * -Infinity. k >= length keeps everything. One native numeric sort finds the k-th value.
  */
 export function topKFilter(logits: Logits, k: number): Float64Array {
   if (!Number.isInteger(k) || k < 1) throw new Error(`topK must be an integer >= 1, got ${k}`);
   const out = Float64Array.from(logits);
-  if (k >= out.length) return out;
-  const order = argsortDescending(out);
-  for (let r = k; r < order.length; r++) out[order[r]] = -Infinity;
+  const n = out.length;
+  if (k >= n) return out;
+  const threshold = Float64Array.from(out).sort()[n - k]; // the k-th largest value
+  let ties = k;
+  for (let i = 0; i < n; i++) if (out[i] > threshold) ties--; // ties at the threshold still to keep
+  for (let i = 0; i < n; i++) {
+    if (out[i] > threshold) continue;
+    if (out[i] === threshold && ties > 0) ties--;
+    else out[i] = -Infinity;
+  }
   return out;
 }
 
@@ -68,19 +75,22 @@ export function logProbOf(logits: Logits, id: number): number {
 
 /**
  * Nucleus filter: keeps the smallest set of the most likely ids whose total probability is
- * >= p (at least one id) and sets the rest to -Infinity. p = 1 keeps everything.
+ * >= p (at least one id) and sets the rest to -Infinity. p = 1 keeps everything. Only finite
+ * logits are sorted, so after top-k this costs O(k log k).
  */
 export function topPFilter(logits: Logits, p: number): Float64Array {
   if (!(p > 0 && p <= 1)) throw new Error(`topP must be in (0, 1], got ${p}`);
   const out = Float64Array.from(logits);
   if (p === 1) return out;
   const probs = softmax(out);
-  const order = argsortDescending(out);
+  const live: number[] = [];
+  for (let i = 0; i < out.length; i++) if (out[i] > -Infinity) live.push(i);
+  live.sort((a, b) => out[b] - out[a] || a - b); // most likely first, ties towards the lower id
   let mass = 0;
   let r = 0;
   // Add ids in order of probability until the kept mass reaches p.
-  while (r < order.length && mass < p) mass += probs[order[r++]];
-  for (; r < order.length; r++) out[order[r]] = -Infinity;
+  while (r < live.length && mass < p) mass += probs[live[r++]];
+  for (; r < live.length; r++) out[live[r]] = -Infinity;
   return out;
 }
 
