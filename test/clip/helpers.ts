@@ -70,3 +70,65 @@ export async function writeTinyTokenizer(dir: string, maxLength: number): Promis
   await fsp.writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
   await fsp.writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
 }
+
+/** Writes the synthetic pairs as `<colour>-<shape>.png` + `.txt` (a folder image source). Returns the file paths. */
+export async function writeSyntheticFolder(dir: string, size: number): Promise<string[]> {
+  const { encodePng } = await import('@dalle/core');
+  await fsp.mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const p of syntheticPairs(size)) {
+    const key = p.caption.replace(/^a /, '').replace(/ /g, '-');
+    await fsp.writeFile(path.join(dir, `${key}.png`), await encodePng(p.image, size, size));
+    await fsp.writeFile(path.join(dir, `${key}.txt`), `${p.caption}\n`);
+    files.push(path.join(dir, `${key}.png`));
+  }
+  return files;
+}
+
+export const TRAIN_STEPS = 150;
+
+let trained: Promise<{ root: string; run: string; exported: string; tokenizer: string; data: string; files: string[] }> | undefined;
+
+/**
+ * A tiny CLIP trained by trainClipRun on the 8 synthetic pairs and exported to the transformers.js
+ * layout, shared by the test files of one mocha run (trained once). Removed at process exit.
+ */
+export function trainedTinyClip(): Promise<{ root: string; run: string; exported: string; tokenizer: string; data: string; files: string[] }> {
+  trained ??= (async () => {
+    const { trainClipRun } = await import('@dalle/clip');
+    const os = await import('node:os');
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'clip-trained-'));
+    process.on('exit', () => {
+      // best effort: synchronous removal at exit
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      import('node:fs').then((fs) => fs.rmSync(root, { recursive: true, force: true }));
+    });
+    const cfg = tinyConfig();
+    const tokenizer = path.join(root, 'tok');
+    const data = path.join(root, 'data');
+    await writeTinyTokenizer(tokenizer, cfg.textSeqLen!);
+    const files = await writeSyntheticFolder(data, cfg.imageSize!);
+    const run = path.join(root, 'run');
+    const exported = path.join(root, 'export');
+    await trainClipRun({
+      data,
+      tokenizerDir: tokenizer,
+      outDir: run,
+      config: cfg,
+      steps: TRAIN_STEPS,
+      batchSize: 8,
+      learningRate: 3e-3,
+      warmupSteps: 10,
+      weightDecay: 0,
+      checkpointEvery: 50,
+      logEvery: 10,
+      seed: 5,
+      resume: false,
+      exportDir: exported,
+      quiet: true,
+      log: () => {},
+    });
+    return { root, run, exported, tokenizer, data, files };
+  })();
+  return trained;
+}

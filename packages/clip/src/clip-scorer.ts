@@ -77,6 +77,17 @@ export class ClipScorer implements Reranker {
     private readonly batchSize: number,
   ) {}
 
+  /** The square side the processor crops to: load images at this size to skip its resampling. */
+  get imageSize(): number {
+    const fe = this.parts[1].feature_extractor ?? {};
+    const crop = fe.crop_size;
+    if (typeof crop === 'number') return crop;
+    if (crop && typeof crop.height === 'number') return crop.height;
+    const size = fe.size;
+    if (typeof size === 'number') return size;
+    return size?.shortest_edge ?? size?.height ?? 224;
+  }
+
   /** L2-normalised text embeddings [N, D]. */
   async embedTexts(texts: string[]): Promise<tf.Tensor2D> {
     if (texts.length === 0) throw new UsageError('embedTexts needs at least one text');

@@ -10,3 +10,5 @@ export { clipGradients, clipTrainStep, learningRateAt, type StepResult } from '.
 export { exportTransformersJs, transformersConfig, preprocessorConfig, TOKENIZER_FILES, ONNX_FILES } from './export.ts';
 export { textModelOnnx, visionModelOnnx } from './onnx/clip-onnx.ts';
 export { ClipScorer, loadClipScorer, DEFAULT_LOGIT_SCALE, type Reranker, type ClipScorerOptions, type HwcImage } from './clip-scorer.ts';
+export { listImages, parseLabels, classifyImages, searchImages, type LabelProbability, type SearchHit } from './image-search.ts';
+export { trainClipRun, latestCheckpoint, type ClipTrainOptions, type ClipTrainResult } from './train-run.ts';

@@ -2,8 +2,7 @@
 // differentiable embedding functions other packages use (CLIP-guided generation backpropagates
 // through embedImages). Saving and loading go through core's model-folder format.
 import * as tf from '@tensorflow/tfjs-core';
-// Gradients are registered here because embedImages/embedTexts are meant to be differentiated.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import './gradients.ts'; // embedImages/embedTexts are meant to be differentiated
 import { assignVariables, loadModelDir, saveModelDir, tensorsToData, type SaveModelOptions } from '@dalle/core';
 import { resolveClipConfig, type ClipConfig } from './config.ts';
 import { logitScaleValue, similarityLogits } from './loss.ts';
