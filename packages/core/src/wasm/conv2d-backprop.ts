@@ -3,13 +3,16 @@
 // forward pass of conv2dTranspose) is a scalar loop at about 0.5 GFLOP/s.
 //   filter: dW[kh*kw*Cin, Cout] = cols(x)^T . dy        (cols: one row per output pixel)
 //   input:  dx = col2im(dy . W^T)                       (scatter-add of each row's patch)
-// Batches are split into chunks so the patch matrix stays near CHUNK_FLOATS floats.
+// Batches are split into chunks of about CHUNK_ROWS output pixels: XNNPACK streams the whole
+// reduction dimension per output tile, so a long one (all pixels of a batch) falls out of cache.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { callKernel, f32Offset, free, heapFloats, transposeLastTwo, viewAs, type TensorInfo, type WasmKernelArgs, type WasmKernelFunc } from './kernel-utils.ts';
 import { matMulNN } from './batch-mat-mul.ts';
 
-/** Patch-matrix budget per chunk (floats): 8 M floats = 32 MiB, small next to the wasm heap limit. */
+/** Output pixels per chunk: keeps the filter gradient's reduction length cache-sized (measured best near 2048). */
+const CHUNK_ROWS = 2048;
+/** Patch-matrix cap per chunk (floats): 8 M floats = 32 MiB, small next to the wasm heap limit. */
 const CHUNK_FLOATS = 8 * 1024 * 1024;
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -20,10 +23,11 @@ function checkNhwc(kernel: string, dataFormat: unknown): void {
   }
 }
 
-/** Batch items per chunk so that one chunk's patch matrix stays within CHUNK_FLOATS. */
-function chunkSize(c: ConvInfo): number {
-  const perItem = c.outHeight * c.outWidth * c.filterHeight * c.filterWidth * c.inChannels;
-  return Math.max(1, Math.min(c.batchSize, Math.floor(CHUNK_FLOATS / perItem)));
+/** Batch items per chunk: about `rows` output pixels, and a patch matrix within CHUNK_FLOATS. */
+function chunkSize(c: ConvInfo, rows: number): number {
+  const pixels = c.outHeight * c.outWidth;
+  const perItem = pixels * c.filterHeight * c.filterWidth * c.inChannels;
+  return Math.max(1, Math.min(c.batchSize, Math.floor(rows / pixels), Math.floor(CHUNK_FLOATS / perItem)));
 }
 
 /**
@@ -55,26 +59,6 @@ function forEachTap(c: ConvInfo, b0: number, b1: number, visit: (colAt: number, 
   }
 }
 
-/** cols[(b, oy, ox), (ky, kx, ci)] = x[b, oy*s - pad + ky, ox*s - pad + kx, ci], zero outside x. */
-function im2col(backend: BackendWasm, x: TensorInfo, c: ConvInfo, b0: number, b1: number): TensorInfo {
-  const rows = (b1 - b0) * c.outHeight * c.outWidth;
-  const rowLen = c.filterHeight * c.filterWidth * c.inChannels;
-  const cols = backend.makeOutput([rows, rowLen], 'float32');
-  const heap = heapFloats(backend); // after the allocation: it may have grown the heap
-  const colBase = f32Offset(backend, cols);
-  const xBase = f32Offset(backend, x);
-  const C = c.inChannels;
-  heap.fill(0, colBase, colBase + rows * rowLen);
-  if (C >= 16) {
-    forEachTap(c, b0, b1, (colAt, xAt) => heap.copyWithin(colBase + colAt, xBase + xAt, xBase + xAt + C));
-  } else {
-    forEachTap(c, b0, b1, (colAt, xAt) => {
-      for (let i = 0; i < C; i++) heap[colBase + colAt + i] = heap[xBase + xAt + i];
-    });
-  }
-  return cols;
-}
-
 /** dx[b, iy, ix, ci] += cols[(b, oy, ox), (ky, kx, ci)] for batch items [b0, b1); dx starts at zero. */
 function col2imAdd(backend: BackendWasm, cols: TensorInfo, dx: TensorInfo, c: ConvInfo, b0: number, b1: number): void {
   const heap = heapFloats(backend);
@@ -99,6 +83,51 @@ function batchRows(backend: BackendWasm, t: TensorInfo, b0: number, b1: number, 
   return { rows, temp: true };
 }
 
+/**
+ * Transposed patch matrix colsT[(ky, kx, ci), (b, oy, ox)] for batch items [b0, b1), read from
+ * xT = x as [Cin, B, H, W], so that each (tap, channel, item, output row) is one run along ox.
+ */
+function im2colT(backend: BackendWasm, xT: TensorInfo, c: ConvInfo, b0: number, b1: number): TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = c;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const pt = c.padInfo.top;
+  const pl = c.padInfo.left;
+  const rows = (b1 - b0) * OH * OW;
+  const colsT = backend.makeOutput([KH * KW * C, rows], 'float32');
+  const heap = heapFloats(backend); // after the allocation: it may have grown the heap
+  const dstBase = f32Offset(backend, colsT);
+  const srcBase = f32Offset(backend, xT);
+  heap.fill(0, dstBase, dstBase + KH * KW * C * rows);
+  for (let kx = 0; kx < KW; kx++) {
+    // Output columns whose input column ix = ox*sw - pl + kx*dw lies inside the image.
+    const shift = kx * dw - pl;
+    const oxLo = Math.max(0, Math.ceil(-shift / sw));
+    const oxHi = Math.min(OW - 1, Math.floor((W - 1 - shift) / sw));
+    if (oxHi < oxLo) continue;
+    const len = oxHi - oxLo + 1;
+    for (let ky = 0; ky < KH; ky++) {
+      for (let ci = 0; ci < C; ci++) {
+        const dstK = dstBase + ((ky * KW + kx) * C + ci) * rows;
+        for (let b = b0; b < b1; b++) {
+          const srcImg = srcBase + (ci * B + b) * H * W;
+          for (let oy = 0; oy < OH; oy++) {
+            const iy = oy * sh - pt + ky * dh;
+            if (iy < 0 || iy >= H) continue;
+            const dst = dstK + ((b - b0) * OH + oy) * OW + oxLo;
+            const src = srcImg + iy * W + oxLo * sw + shift;
+            if (sw === 1) {
+              heap.copyWithin(dst, src, src + len);
+            } else {
+              for (let i = 0; i < len; i++) heap[dst + i] = heap[src + i * sw];
+            }
+          }
+        }
+      }
+    }
+  }
+  return colsT;
+}
+
 /** Conv2DBackpropFilter for wasm; `stockMatMul` is the stock BatchMatMul kernel (2-D XNNPACK path). */
 export function makeConv2DBackpropFilter(stockMatMul: WasmKernelFunc): WasmKernelFunc {
   return ({ inputs, backend, attrs }: WasmKernelArgs): TensorInfo => {
@@ -106,16 +135,18 @@ export function makeConv2DBackpropFilter(stockMatMul: WasmKernelFunc): WasmKerne
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     checkNhwc('Conv2DBackpropFilter', dataFormat);
     const c = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const step = chunkSize(c);
-    let acc: TensorInfo | undefined; // [Cout, kh*kw*Cin]
+    // dW[(ky, kx, ci), co] = colsT[(ky, kx, ci), pixels] . dy[pixels, co]. XNNPACK packs its
+    // second operand on every call, so that one is dy (small), not the patch matrix.
+    const xT = callKernel(backend, 'Transpose', { x }, { perm: [3, 0, 1, 2] }); // [Cin, B, H, W]
+    const step = chunkSize(c, CHUNK_ROWS);
+    let acc: TensorInfo | undefined; // [kh*kw*Cin, Cout]
     for (let b0 = 0; b0 < c.batchSize; b0 += step) {
       const b1 = Math.min(c.batchSize, b0 + step);
       const rows = (b1 - b0) * c.outHeight * c.outWidth;
-      const cols = im2col(backend, x, c, b0, b1); // [rows, kh*kw*Cin]
+      const colsT = im2colT(backend, xT, c, b0, b1); // [kh*kw*Cin, rows]
       const dyRows = batchRows(backend, dy, b0, b1, [rows, c.outChannels]); // [rows, Cout]
-      const dyT = transposeLastTwo(backend, dyRows.rows); // [Cout, rows]
-      const part = matMulNN(backend, stockMatMul, dyT, cols)!; // [Cout, kh*kw*Cin]
-      free(backend, cols, dyT, dyRows.temp ? dyRows.rows : undefined);
+      const part = matMulNN(backend, stockMatMul, colsT, dyRows.rows)!; // [kh*kw*Cin, Cout]
+      free(backend, colsT, dyRows.temp ? dyRows.rows : undefined);
       if (acc) {
         const sum = callKernel(backend, 'Add', { a: acc, b: part });
         free(backend, acc, part);
@@ -124,9 +155,8 @@ export function makeConv2DBackpropFilter(stockMatMul: WasmKernelFunc): WasmKerne
         acc = part;
       }
     }
-    const dw = transposeLastTwo(backend, acc!); // [kh*kw*Cin, Cout]
-    free(backend, acc);
-    return { dataId: dw.dataId, shape: [...filterShape], dtype: 'float32' };
+    free(backend, xT);
+    return { dataId: acc!.dataId, shape: [...filterShape], dtype: 'float32' };
   };
 }
 
@@ -145,7 +175,7 @@ export function makeConv2DBackpropInput(stockMatMul: WasmKernelFunc): WasmKernel
       const at = f32Offset(backend, dx);
       heap.fill(0, at, at + tf.util.sizeFromShape(inputShape));
     }
-    const step = chunkSize(c);
+    const step = chunkSize(c, Infinity); // the reduction here is Cout long: no need for small chunks
     for (let b0 = 0; b0 < c.batchSize; b0 += step) {
       const b1 = Math.min(c.batchSize, b0 + step);
       const rows = (b1 - b0) * c.outHeight * c.outWidth;
