@@ -38,6 +38,8 @@ export interface BpeTrainOptions {
   vocabSize: number;
   /** A pair must occur at least this often (weighted by word frequency) to be merged. */
   minFrequency?: number;
+  /** Called after each merge with (merges done, merges wanted). */
+  onMerge?: (done: number, wanted: number) => void;
 }
 
 export interface BpeModel {
@@ -53,7 +55,7 @@ export interface BpeModel {
  * enough. Pair counts are updated incrementally for the words that contain the merged pair.
  */
 export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): BpeModel {
-  const { vocabSize, minFrequency = 2 } = options;
+  const { vocabSize, minFrequency = 2, onMerge } = options;
   if (!Number.isInteger(vocabSize) || vocabSize < MIN_VOCAB_SIZE || vocabSize > 65535) {
     throw new UsageError(`vocabSize must be an integer in [${MIN_VOCAB_SIZE}, 65535] (specials + 256 bytes, uint16 ids), got ${vocabSize}`);
   }
@@ -121,6 +123,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Bpe
     }
     pairCount.delete(best);
     pairWords.delete(best);
+    onMerge?.(merges.length, vocabSize - MIN_VOCAB_SIZE);
     for (const [p, c] of pairCount) if (c <= 0) pairCount.delete(p);
   }
   return { vocab, merges };

@@ -55,7 +55,7 @@ export async function trainTextTokenizer(captions: Iterable<string>, options: Tr
     if (n.length > 0) normalized.push(n);
   }
   if (normalized.length === 0) throw new UsageError('no captions to train the tokenizer on (every caption was empty)');
-  const model = trainBpe(normalized, { vocabSize: options.vocabSize ?? DEFAULT_TEXT_VOCAB_SIZE, minFrequency: options.minFrequency });
+  const model = trainBpe(normalized, { vocabSize: options.vocabSize ?? DEFAULT_TEXT_VOCAB_SIZE, minFrequency: options.minFrequency, onMerge: options.onMerge });
   const json = JSON.stringify(bpeTokenizerJson(model));
   const config = {
     tokenizer_class: 'PreTrainedTokenizerFast',

@@ -1,7 +1,8 @@
 // dalle-data: dataset commands. `emoji` builds the emoji dataset of shared DATA.md from the npm
 // packages installed with @dalle/data (no network at run time).
-import { UsageError, createCommand, parseIntOption, runCli } from '@dalle/core';
+import { Progress, UsageError, createCommand, parseIntOption, runCli, type FitMode } from '@dalle/core';
 import { EMOJI_SETS, buildEmojiDataset, type EmojiSet } from '../emoji-dataset.ts';
+import { openImageSource } from '../image-source.ts';
 
 function parseSets(value: string): EmojiSet[] {
   const sets = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -10,7 +11,7 @@ function parseSets(value: string): EmojiSet[] {
   return [...new Set(sets)] as EmojiSet[];
 }
 
-const program = createCommand('dalle-data', 'Build and inspect captioned-image datasets.');
+const program = createCommand('dalle-data', 'Build and check captioned-image datasets.');
 // runCli sets exitOverride on the root only; subcommands copy their parent's settings when they
 // are created, so set it here too, or a bad subcommand option would exit 1 instead of 2.
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
@@ -29,6 +30,31 @@ program
       `wrote ${opts.out}: train ${c.train.images} images / ${c.train.pairs} pairs, val-images ${c['val-images'].images} / ${c['val-images'].pairs}, ` +
         `val-concepts ${c['val-concepts'].images} / ${c['val-concepts'].pairs} (${c.total.concepts} concepts, ${manifest.buildSeconds}s)`,
     );
+  });
+
+const FITS: FitMode[] = ['cover', 'contain', 'fill'];
+
+program
+  .command('check')
+  .description('Decode every image of a captioned-image source and report what would be skipped (and why)')
+  .requiredOption('--data <spec>', 'image folder with .txt captions, .tar shard(s) (folder or comma list), or .jsonl')
+  .option('--image-size <n>', 'decode size in pixels', parseIntOption('--image-size', 1, 4096), 64)
+  .option('--fit <mode>', `resize mode: ${FITS.join(', ')}`, 'cover')
+  .option('--limit <n>', 'stop after N good images', parseIntOption('--limit', 1))
+  .action(async (opts: { data: string; imageSize: number; fit: string; limit?: number }) => {
+    if (!(FITS as string[]).includes(opts.fit)) throw new UsageError(`--fit must be one of ${FITS.join(', ')}, got "${opts.fit}"`);
+    const source = openImageSource(opts.data, { imageSize: opts.imageSize, fit: opts.fit as FitMode, limit: opts.limit, onSkip: (key, reason) => console.error(`skipped ${key}: ${reason}`) });
+    // the total is unknown up front; the bar shows counts and rate
+    const progress = new Progress({ total: opts.limit ?? 0, label: 'check', unit: 'img' });
+    let captions = 0;
+    for await (const item of source) {
+      captions += item.captions.length;
+      progress.tick(1, { skipped: String(source.stats.skipped) });
+    }
+    progress.finish();
+    const s = source.stats;
+    const reasons = Object.entries(s.skippedReasons).map(([r, n]) => `${r}: ${n}`).join(', ');
+    console.log(`${opts.data}: ${s.yielded} images, ${captions} captions, ${s.skipped} skipped${reasons ? ` (${reasons})` : ''}`);
   });
 
 await runCli(program);

@@ -1,7 +1,7 @@
 // tokenizer-train: trains the byte-level BPE text tokenizer on captions and writes
 // OUT/tokenizer.json + OUT/tokenizer_config.json (loadable by transformers.js, offline).
 import { promises as fsp } from 'node:fs';
-import { UsageError, createCommand, parseIntOption, runCli } from '@dalle/core';
+import { Progress, UsageError, createCommand, parseIntOption, runCli } from '@dalle/core';
 import { MIN_VOCAB_SIZE } from '../bpe-trainer.ts';
 import { openCaptionSource } from '../image-source.ts';
 import { parseCaptionText } from '../source-formats.ts';
@@ -38,7 +38,9 @@ const program = createCommand('tokenizer-train', 'Train the byte-level BPE text 
   .action(async (opts: Options) => {
     const captions = await readCaptions(opts);
     const started = Date.now();
-    const info = await trainTextTokenizer(captions, { outDir: opts.out, vocabSize: opts.vocabSize });
+    const progress = new Progress({ total: opts.vocabSize - MIN_VOCAB_SIZE, label: 'bpe merges', unit: 'merge' });
+    const info = await trainTextTokenizer(captions, { outDir: opts.out, vocabSize: opts.vocabSize, onMerge: () => progress.tick() });
+    progress.finish();
     const note = info.vocabSize < opts.vocabSize ? ` (stopped early: no pair occurs twice any more)` : '';
     console.log(`wrote ${opts.out}: vocab ${info.vocabSize}${note}, ${info.merges} merges from ${info.captions} captions in ${((Date.now() - started) / 1000).toFixed(1)}s; identity ${info.identity}`);
   });
