@@ -164,7 +164,7 @@ describe('data/image-source', function () {
         { name: 'good.txt', data: Buffer.from('good') },
         { name: 'lonely.txt', data: Buffer.from('no image') },
       ]);
-      const source = openImageSource(tarFile, { imageSize: SIZE });
+      const source = openImageSource(tarFile, { imageSize: SIZE, onSkip: () => {} });
       const got = await collect(source);
       assert.deepEqual(got.map((g) => g.key), ['good']);
       assert.deepEqual(source.stats.skippedReasons, { 'unreadable image': 1, 'missing image': 1 });

@@ -24,7 +24,7 @@ export interface SourceStats {
 export interface ImageSourceOptions {
   imageSize: number;
   fit?: FitMode;
-  /** Called once per skipped entry with its key and a readable reason. */
+  /** Called once per skipped entry with its key and a readable reason; default: a warning on stderr. */
   onSkip?: (key: string, reason: string) => void;
   /** Stop after this many yielded images. */
   limit?: number;
@@ -42,6 +42,7 @@ export interface CaptionRecord {
 }
 
 export interface CaptionSourceOptions {
+  /** As for ImageSourceOptions: default a warning on stderr. */
   onSkip?: (key: string, reason: string) => void;
   limit?: number;
 }
@@ -96,10 +97,14 @@ function emptyStats(): SourceStats {
   return { yielded: 0, skipped: 0, skippedReasons: {} };
 }
 
-function recordSkip(stats: SourceStats, key: string, reason: string, detail: string, onSkip?: (key: string, reason: string) => void): void {
+function warnSkip(key: string, reason: string): void {
+  console.warn(`skipped ${key}: ${reason}`);
+}
+
+function recordSkip(stats: SourceStats, key: string, reason: string, detail: string, onSkip: (key: string, reason: string) => void = warnSkip): void {
   stats.skipped++;
   stats.skippedReasons[reason] = (stats.skippedReasons[reason] ?? 0) + 1;
-  onSkip?.(key, `${reason}: ${detail}`);
+  onSkip(key, `${reason}: ${detail}`);
 }
 
 type Decoded = { kind: 'image'; item: CaptionedImage } | { kind: 'skip'; key: string; reason: string; detail: string };
