@@ -64,3 +64,22 @@ export {
  */
 export { createDecoder, type TransformerDecoder } from './decoder.ts';
 export { TRANSFORMER_FORMAT_VERSION, TRANSFORMER_KIND, loadTransformer, saveTransformer } from './persistence.ts';
+export { AdamW, decays, type AdamWConfig } from './adamw.ts';
+export { TRAIN_DEFAULTS, learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
+export { checkDatasetFits, concatSources, tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource, type TokenDatasetIdentity } from './dataset.ts';
+export { conditionalGain, evaluateLoss, type ConditionalGain, type EvalLosses, type EvalOptions } from './evaluate.ts';
+export {
+  CHECKPOINTS_DIR,
+  LOG_FILE,
+  NonFiniteLossError,
+  TransformerTrainer,
+  checkpointDir,
+  latestCheckpoint,
+  loadCheckpoint,
+  trainTransformer,
+  type LoadedCheckpoint,
+  type StepStats,
+  type TrainOptions,
+  type TrainResult,
+  type TrainerState,
+} from './trainer.ts';

@@ -1,0 +1,318 @@
+// The training loop behind dalle-train: AdamW with warm-up + cosine decay, global-norm clipping,
+// gradient accumulation, caption dropout, resumable data order and RNG, checkpoints and log.jsonl.
+import * as tf from '@tensorflow/tfjs-core';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Rng, UsageError, decodeSafetensors, encodeSafetensors, type NamedTensors, type RngState } from '@dalle/core';
+import { AdamW } from './adamw.ts';
+import { transformerLayout } from './config.ts';
+import { tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource } from './dataset.ts';
+import { evaluateLoss, type EvalLosses } from './evaluate.ts';
+import { modelBatch } from './layout.ts';
+import { loadTransformer, saveTransformer } from './persistence.ts';
+import { learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
+import { transformerLoss, type TransformerModel } from './transformer.ts';
+
+/** Everything besides weights and moments that a resumed run needs to continue identically. */
+export interface TrainerState {
+  /** Optimizer steps completed. */
+  step: number;
+  /** Data order cursor. */
+  order: OrderState;
+  /** Caption-dropout RNG. */
+  rng: RngState;
+}
+
+export interface StepStats {
+  step: number;
+  loss: number;
+  text: number;
+  image: number;
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Tokens (text + image) this step trained on. */
+  tokens: number;
+  seconds: number;
+}
+
+/** Training stopped because the loss or gradients stopped being finite numbers. */
+export class NonFiniteLossError extends UsageError {
+  constructor(
+    readonly step: number,
+    what: string,
+  ) {
+    super(`${what} became non-finite at step ${step}; stopping without applying that update. Try a lower --lr, a smaller --clip-norm or resume from an earlier checkpoint`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export class TransformerTrainer {
+  readonly optimizer: AdamW;
+  private readonly order: BatchOrder;
+  private readonly rng: Rng;
+  private steps: number;
+
+  constructor(
+    readonly model: TransformerModel,
+    readonly source: TokenBatchSource,
+    readonly config: TrainConfig,
+    createOrder: CreateOrder,
+    resume?: { state: TrainerState; optimizerTensors: NamedTensors; optimizerStep: number },
+  ) {
+    const { beta1, beta2, epsilon, weightDecay } = config;
+    this.optimizer = new AdamW(model.params, { beta1, beta2, epsilon, weightDecay });
+    if (resume) {
+      this.optimizer.loadState(resume.optimizerStep, resume.optimizerTensors, 'checkpoint optimizer state');
+      this.order = createOrder(source.size, resume.state.order);
+      this.rng = new Rng(resume.state.rng);
+      this.steps = resume.state.step;
+    } else {
+      this.order = createOrder(source.size, { seed: config.seed });
+      this.rng = new Rng(config.seed ^ 0x5eed);
+      this.steps = 0;
+    }
+  }
+
+  /** Optimizer steps completed. */
+  get step(): number {
+    return this.steps;
+  }
+
+  state(): TrainerState {
+    return { step: this.steps, order: this.order.state(), rng: this.rng.state() };
+  }
+
+  /** Next micro-batch from the data order, with caption dropout applied. */
+  private nextBatch() {
+    const cfg = this.model.config;
+    const B = this.config.batchSize;
+    const { text, codes } = this.source.batch(this.order.next(B));
+    for (let b = 0; b < B; b++) {
+      if (this.rng.next() < cfg.captionDropout) text.fill(cfg.textPadId, b * cfg.textSeqLen, (b + 1) * cfg.textSeqLen);
+    }
+    return modelBatch(transformerLayout(cfg), text, codes, B);
+  }
+
+  /** One optimizer step over gradAccumSteps micro-batches. */
+  trainStep(): StepStats {
+    const started = Date.now();
+    const step = this.steps + 1;
+    const { gradAccumSteps: A, clipNorm } = this.config;
+    const params = this.model.params;
+    const byName = new Map(Object.entries(params).map(([key, v]) => [v.name, key]));
+    let sums: Record<string, tf.Tensor> = {};
+    let loss = 0;
+    let text = 0;
+    let image = 0;
+    try {
+      for (let a = 0; a < A; a++) {
+        const batch = this.nextBatch();
+        let parts: tf.Scalar[] = [];
+        const { value, grads } = tf.variableGrads(() => {
+          const l = transformerLoss(params, this.model.config, batch);
+          parts = [tf.keep(l.text), tf.keep(l.image)];
+          return l.loss;
+        }, Object.values(params));
+        loss += value.dataSync()[0] / A;
+        text += parts[0].dataSync()[0] / A;
+        image += parts[1].dataSync()[0] / A;
+        tf.dispose([value, ...parts]);
+        for (const [name, g] of Object.entries(grads)) {
+          const key = byName.get(name)!;
+          if (sums[key]) {
+            const next = tf.add(sums[key], g);
+            tf.dispose([sums[key], g]);
+            sums[key] = next;
+          } else sums[key] = g;
+        }
+      }
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, `the loss (${loss})`);
+      if (A > 1) sums = scaleAll(sums, 1 / A);
+      const gradNorm = tf.tidy(() => Math.sqrt(tf.addN(Object.values(sums).map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(step, `the gradient norm (${gradNorm})`);
+      if (clipNorm > 0 && gradNorm > clipNorm) sums = scaleAll(sums, clipNorm / gradNorm);
+      const lr = learningRateAt(this.config, step);
+      this.optimizer.apply(sums, lr);
+      this.steps = step;
+      const tokens = this.config.batchSize * A * tokensPerSequence(this.model.config);
+      return { step, loss, text, image, lr, gradNorm, tokens, seconds: (Date.now() - started) / 1000 };
+    } finally {
+      tf.dispose(Object.values(sums));
+    }
+  }
+
+  /** Writes a checkpoint folder atomically: model, optimizer moments, trainer state, configs. */
+  async saveCheckpoint(dir: string, info: Record<string, unknown> = {}): Promise<void> {
+    const state: CheckpointState = {
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      trainer: this.state(),
+      optimizerStep: this.optimizer.step,
+      trainConfig: this.config,
+    };
+    await saveTransformer(dir, this.model, { ...info, trainedSteps: this.steps }, {
+      extraFiles: {
+        [OPTIMIZER_FILE]: encodeSafetensors(this.optimizer.stateTensors()),
+        [TRAINER_STATE_FILE]: JSON.stringify(state, null, 2) + '\n',
+      },
+    });
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+function scaleAll(grads: Record<string, tf.Tensor>, factor: number): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const [key, g] of Object.entries(grads)) {
+    out[key] = tf.mul(g, factor);
+    g.dispose();
+  }
+  return out;
+}
+
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const TRAINER_STATE_FILE = 'trainer-state.json';
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+interface CheckpointState {
+  formatVersion: number;
+  trainer: TrainerState;
+  optimizerStep: number;
+  trainConfig: TrainConfig;
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  model: TransformerModel;
+  trainConfig: TrainConfig;
+  state: TrainerState;
+  optimizerStep: number;
+  optimizerTensors: NamedTensors;
+}
+
+/** Reads a checkpoint folder written by saveCheckpoint. */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  let stateText: string;
+  try {
+    stateText = await fsp.readFile(path.join(dir, TRAINER_STATE_FILE), 'utf8');
+  } catch {
+    throw new UsageError(`${dir} is not a training checkpoint (no ${TRAINER_STATE_FILE})`);
+  }
+  const state = JSON.parse(stateText) as CheckpointState;
+  if (state.formatVersion !== CHECKPOINT_FORMAT_VERSION) throw new UsageError(`${dir}: checkpoint format version ${state.formatVersion} is not supported (this build reads ${CHECKPOINT_FORMAT_VERSION})`);
+  const optimizerPath = path.join(dir, OPTIMIZER_FILE);
+  const { tensors } = decodeSafetensors(new Uint8Array(await fsp.readFile(optimizerPath)), optimizerPath);
+  const model = await loadTransformer(dir);
+  return { dir, model, trainConfig: resolveTrainConfig(state.trainConfig), state: state.trainer, optimizerStep: state.optimizerStep, optimizerTensors: tensors };
+}
+
+export const CHECKPOINTS_DIR = 'checkpoints';
+export const LOG_FILE = 'log.jsonl';
+
+/** The checkpoint folder for a step: runs/<name>/checkpoints/step-N. */
+export function checkpointDir(runDir: string, step: number): string {
+  return path.join(runDir, CHECKPOINTS_DIR, `step-${step}`);
+}
+
+/** The newest checkpoint of a run folder, or a UsageError saying there is none. */
+export async function latestCheckpoint(runDir: string): Promise<string> {
+  let names: string[] = [];
+  try {
+    names = await fsp.readdir(path.join(runDir, CHECKPOINTS_DIR));
+  } catch {
+    // handled below
+  }
+  const steps = names.map((n) => /^step-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  if (steps.length === 0) throw new UsageError(`no checkpoints in ${path.join(runDir, CHECKPOINTS_DIR)}: nothing to resume`);
+  return checkpointDir(runDir, Math.max(...steps));
+}
+
+export interface TrainOptions {
+  model: TransformerModel;
+  config: TrainConfig;
+  train: TokenBatchSource;
+  createOrder: CreateOrder;
+  val?: TokenBatchSource;
+  /** Where checkpoints/ and log.jsonl go; without it nothing is written. */
+  runDir?: string;
+  /** Continue from this checkpoint (its model must be `model`). */
+  resume?: LoadedCheckpoint;
+  /** Stop, with a checkpoint, once this step is done (tests; default config.steps). */
+  stopAfterStep?: number;
+  /** Checked after every step: when aborted, a checkpoint is written and training stops. */
+  signal?: AbortSignal;
+  /** Saved in checkpoints' info (e.g. dvaeId, tokenizerId, datasets). */
+  info?: Record<string, unknown>;
+  onStep?: (stats: StepStats) => void;
+  onValidation?: (step: number, losses: EvalLosses) => void;
+}
+
+export interface TrainResult {
+  /** Steps completed, counting those before a resume. */
+  step: number;
+  reason: 'done' | 'stopped' | 'interrupted';
+  /** Stats of the steps run in this call. */
+  history: StepStats[];
+  /** The last checkpoint written, if any. */
+  checkpoint?: string;
+  /** The last validation result, if any. */
+  val?: EvalLosses;
+}
+
+/** Runs training to config.steps (or until stopped), writing checkpoints and logs into runDir. */
+export async function trainTransformer(options: TrainOptions): Promise<TrainResult> {
+  const { model, config, runDir } = options;
+  const resume = options.resume ? { state: options.resume.state, optimizerTensors: options.resume.optimizerTensors, optimizerStep: options.resume.optimizerStep } : undefined;
+  const trainer = new TransformerTrainer(model, options.train, config, options.createOrder, resume);
+  const history: StepStats[] = [];
+  let checkpoint: string | undefined;
+  let val: EvalLosses | undefined;
+  const logLine = async (entry: Record<string, unknown>) => {
+    if (runDir) await fsp.appendFile(path.join(runDir, LOG_FILE), JSON.stringify({ time: new Date().toISOString(), ...entry }) + '\n');
+  };
+  const save = async () => {
+    if (!runDir) return;
+    checkpoint = checkpointDir(runDir, trainer.step);
+    await trainer.saveCheckpoint(checkpoint, options.info);
+    await logLine({ step: trainer.step, checkpoint: path.relative(runDir, checkpoint) });
+  };
+  const validate = async () => {
+    if (!options.val) return;
+    val = evaluateLoss(model, options.val, { batchSize: config.batchSize, maxItems: config.valBatches > 0 ? config.valBatches * config.batchSize : undefined });
+    options.onValidation?.(trainer.step, val);
+    await logLine({ step: trainer.step, val: { text: val.text, image: val.image, loss: val.loss, items: val.items } });
+  };
+  if (runDir) await fsp.mkdir(runDir, { recursive: true });
+  const last = Math.min(config.steps, options.stopAfterStep ?? config.steps);
+  let reason: TrainResult['reason'] = 'done';
+  try {
+    let window: StepStats[] = [];
+    while (trainer.step < last) {
+      const stats = trainer.trainStep();
+      history.push(stats);
+      window.push(stats);
+      options.onStep?.(stats);
+      const s = stats.step;
+      if (s % config.logEvery === 0 || s === last) {
+        const secs = window.reduce((a, w) => a + w.seconds, 0);
+        const mean = (f: (w: StepStats) => number) => window.reduce((a, w) => a + f(w), 0) / window.length;
+        await logLine({ step: s, loss: mean((w) => w.loss), text: mean((w) => w.text), image: mean((w) => w.image), lr: stats.lr, gradNorm: mean((w) => w.gradNorm), tokensPerSec: secs > 0 ? window.reduce((a, w) => a + w.tokens, 0) / secs : null });
+        window = [];
+      }
+      if (config.valEvery > 0 && s % config.valEvery === 0 && s !== last) await validate();
+      if (options.signal?.aborted) {
+        reason = 'interrupted';
+        break;
+      }
+      if (s % config.checkpointEvery === 0 && s !== last) await save();
+    }
+    if (reason === 'done' && trainer.step < config.steps) reason = 'stopped';
+    if (reason === 'done') await validate();
+    if (history.length > 0) await save();
+    return { step: trainer.step, reason, history, checkpoint, val };
+  } finally {
+    trainer.dispose();
+  }
+}
