@@ -41,6 +41,8 @@ export interface ClipTrainOptions {
   signal?: AbortSignal;
   quiet?: boolean;
   log?: (line: string) => void;
+  /** Called after every step (e.g. to watch metrics or abort at a given step). */
+  onStep?: (step: number, result: StepResult) => void;
 }
 
 export interface ClipTrainResult {
@@ -178,6 +180,7 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
       step++;
       if (!Number.isFinite(last.loss)) throw new Error(`loss became ${last.loss} at step ${step}; try a lower --lr`);
       progress.tick(1, { loss: last.loss, acc: last.accuracy, scale: last.logitScale });
+      opts.onStep?.(step, last);
       if (step % opts.logEvery === 0 || step === opts.steps) {
         await fsp.appendFile(logFile, JSON.stringify({ step, lr, ...last, time: new Date().toISOString() }) + '\n');
       }
@@ -193,7 +196,7 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
         log(`exported the transformers.js folder to ${opts.exportDir}`);
       }
     }
-    await writeFileAtomic(path.join(opts.outDir, 'train-options.json'), JSON.stringify({ ...opts, signal: undefined, log: undefined }, null, 2) + '\n');
+    await writeFileAtomic(path.join(opts.outDir, 'train-options.json'), JSON.stringify({ ...opts, signal: undefined, log: undefined, onStep: undefined }, null, 2) + '\n');
     return { step, stopped, last, finalDir, checkpointDir };
   } finally {
     optimizer.dispose();

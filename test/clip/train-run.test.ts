@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { strict as assert } from 'node:assert';
+import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { latestCheckpoint, loadClip, trainClipRun, type ClipTrainOptions } from '@dalle/clip';
+import { UsageError } from '@dalle/core';
+import { TRAINING } from '../helpers/timeouts.ts';
+import { TRAIN_STEPS, tinyConfig, trainedTinyClip, writeSyntheticFolder, writeTinyTokenizer } from './helpers.ts';
+
+describe('clip training run', function () {
+  this.timeout(TRAINING);
+  let root: string;
+  const cfg = tinyConfig();
+  before(async () => {
+    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'clip-run-'));
+    await writeTinyTokenizer(path.join(root, 'tok'), cfg.textSeqLen!);
+    await writeSyntheticFolder(path.join(root, 'data'), cfg.imageSize!);
+  });
+  after(() => fsp.rm(root, { recursive: true, force: true }));
+
+  const options = (outDir: string, over: Partial<ClipTrainOptions> = {}): ClipTrainOptions => ({
+    data: path.join(root, 'data'),
+    tokenizerDir: path.join(root, 'tok'),
+    outDir,
+    config: cfg,
+    steps: 8,
+    batchSize: 5, // not a divisor of 8: batches cross epoch ends
+    learningRate: 2e-3,
+    warmupSteps: 2,
+    weightDecay: 0.1,
+    checkpointEvery: 3,
+    logEvery: 1,
+    seed: 9,
+    resume: false,
+    quiet: true,
+    log: () => {},
+    ...over,
+  });
+
+  it('stopping at step 4 and resuming gives exactly the weights of an uninterrupted run', async () => {
+    const before = tf.memory().numTensors;
+    const straight = await trainClipRun(options(path.join(root, 'a')));
+    assert.equal(tf.memory().numTensors, before, 'a training run must dispose everything it made');
+    assert.equal(straight.step, 8);
+    assert.equal(straight.stopped, false);
+    const controller = new AbortController();
+    const first = await trainClipRun(options(path.join(root, 'b'), { signal: controller.signal, onStep: (s) => s === 4 && controller.abort() }));
+    assert.equal(first.stopped, true);
+    assert.equal(first.step, 4);
+    assert.equal(await latestCheckpoint(path.join(root, 'b')), path.join(root, 'b', 'checkpoints', 'step-4'));
+    assert.ok(!existsSync(path.join(root, 'b', 'final')), 'a stopped run writes no final model');
+    const resumed = await trainClipRun(options(path.join(root, 'b'), { resume: true }));
+    assert.equal(resumed.step, 8);
+    const [a, b] = [await loadClip(straight.finalDir), await loadClip(resumed.finalDir)];
+    for (const [k, v] of Object.entries(a.variables())) assert.deepEqual(b.variables()[k].dataSync(), v.dataSync(), `${k} differs after resume`);
+    a.dispose();
+    b.dispose();
+    const log = (await fsp.readFile(path.join(root, 'a', 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(log.length, 8);
+    assert.ok(log.every((r) => Number.isFinite(r.loss) && r.accuracy >= 0 && r.accuracy <= 1));
+    const checkpoints = (await fsp.readdir(path.join(root, 'a', 'checkpoints'))).sort();
+    assert.deepEqual(checkpoints, ['step-3', 'step-6', 'step-8']);
+    const files = await fsp.readdir(path.join(root, 'a', 'checkpoints', 'step-8'));
+    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'train-state.json', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(files.includes(f), `checkpoint lacks ${f}`);
+  });
+
+  it('refuses --resume without checkpoints, and too little data', async () => {
+    await assert.rejects(trainClipRun(options(path.join(root, 'empty'), { resume: true })), UsageError);
+    await assert.rejects(trainClipRun(options(path.join(root, 'c'), { limit: 1 })), /at least 2 images/);
+  });
+
+  it('the shared fixture run trained to a low loss and exported', async () => {
+    const t = await trainedTinyClip();
+    const log = (await fsp.readFile(path.join(t.run, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const last = log[log.length - 1];
+    assert.equal(last.step, TRAIN_STEPS);
+    assert.ok(last.loss < log[0].loss / 4, `loss ${log[0].loss} -> ${last.loss}`);
+    assert.equal(last.accuracy, 1);
+    assert.ok(existsSync(path.join(t.exported, 'onnx', 'vision_model_quantized.onnx')));
+  });
+});
