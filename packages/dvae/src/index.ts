@@ -1,2 +1,46 @@
-// @dalle/dvae: public API (explicit named exports only).
-export {};
+// @dalle/dvae: the discrete VAE image tokenizer (public API; explicit named exports only).
+export {
+  DVAE_DEFAULTS,
+  DVAE_PRESETS,
+  DOWNSAMPLE_FACTORS,
+  RECON_LOSSES,
+  dvaePreset,
+  resolveDvaeConfig,
+  gridSize,
+  imageSeqLen,
+  numDownsamples,
+  groupWidth,
+  type DvaeConfig,
+  type DvaePresetName,
+  type ReconLoss,
+} from './config.ts';
+export { initDvaeParams, dvaeParamShapes, countParams, type DvaeParams } from './params.ts';
+export { Dvae, type ImageTokenizer } from './dvae.ts';
+export { saveDvae, loadDvae, dvaeIdentity, checkDvaeConfigMatch, DVAE_KIND, DVAE_FORMAT_VERSION } from './io.ts';
+export { gumbelSoftmax, type GumbelOptions } from './gumbel.ts';
+export { reconstructionLoss, klToUniform, codePerplexity, psnr } from './loss.ts';
+export { Adam, type AdamOptions } from './adam.ts';
+export {
+  DVAE_TRAIN_DEFAULTS,
+  resolveDvaeTrainConfig,
+  learningRateAt,
+  temperatureAt,
+  klWeightAt,
+  type DvaeTrainConfig,
+} from './train-config.ts';
+export { dvaeLoss, trainStep, type StepSettings, type StepMetrics } from './train-step.ts';
+export {
+  trainDvae,
+  evaluateDvae,
+  reconstructionSheet,
+  latestCheckpoint,
+  batchTensor,
+  psnrOf,
+  type TrainImages,
+  type TrainDvaeArgs,
+  type TrainDvaeResult,
+  type TrainerState,
+  type DataCursor,
+  type StepLog,
+  type ValLog,
+} from './trainer.ts';
