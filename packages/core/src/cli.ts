@@ -47,10 +47,13 @@ export function parseFloatOption(name: string, min = -Infinity, max = Infinity, 
 
 /** Runs a command's main function and maps failures to exit codes. */
 export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
-  program.exitOverride((err) => {
-    // commander already printed its message; usage errors exit 2, --help / --version exit 0.
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  });
+  // commander has already printed its message; usage errors exit 2, --help / --version exit 0.
+  // Subcommands copy settings only when created, so set the override on every command.
+  const override = (cmd: Command): void => {
+    cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+    cmd.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

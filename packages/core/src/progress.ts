@@ -17,6 +17,7 @@ export class Progress {
   private done = 0;
   private readonly start = Date.now();
   private lastDraw = 0;
+  private drawnAt = -1;
   private metrics = '';
   private readonly tty: boolean;
   private readonly stream: NodeJS.WriteStream;
@@ -44,13 +45,14 @@ export class Progress {
 
   finish(message?: string): void {
     if (this.opts.quiet) return;
-    this.draw();
+    if (this.drawnAt !== this.done) this.draw();
     if (this.tty) this.stream.write('\n');
     if (message) this.stream.write(message + '\n');
   }
 
   private draw(): void {
     if (this.opts.quiet) return;
+    this.drawnAt = this.done;
     const { total, label = '', unit = 'it' } = this.opts;
     const elapsed = (Date.now() - this.start) / 1000;
     const rate = elapsed > 0 ? this.done / elapsed : 0;

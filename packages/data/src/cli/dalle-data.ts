@@ -12,9 +12,6 @@ function parseSets(value: string): EmojiSet[] {
 }
 
 const program = createCommand('dalle-data', 'Build and check captioned-image datasets.');
-// runCli sets exitOverride on the root only; subcommands copy their parent's settings when they
-// are created, so set it here too, or a bad subcommand option would exit 1 instead of 2.
-program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('emoji')
