@@ -1,0 +1,2 @@
+// @dalle/guide: CLIP-guided generation over dVAE latents (public API).
+export {};
