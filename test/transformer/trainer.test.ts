@@ -59,7 +59,7 @@ describe('transformer trainer', function () {
   it('overfits 8 caption/image pairs, then greedy decoding through the cache returns every image', async () => {
     const data = memoryDataset(tiny, 8, 3);
     const model = createTransformer(tiny, 11);
-    const config = resolveTrainConfig({ steps: 300, batchSize: 8, learningRate: 1e-2, warmupSteps: 20, weightDecay: 0, logEvery: 50, checkpointEvery: 1000 });
+    const config = resolveTrainConfig({ steps: 150, batchSize: 8, learningRate: 1e-2, warmupSteps: 10, weightDecay: 0, logEvery: 50, checkpointEvery: 1000 });
     const result = await trainTransformer({ model, config, train: data, createOrder: testOrder });
     const last = result.history.at(-1)!;
     assert.ok(last.image < 0.05, `image loss ${last.image}`);

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * dtype argument (tfjs-backend-wasm 4.22 writes int32 data into a float32-labelled tensor).
  */
 function oneHotFloat(targets: tf.Tensor1D, V: number): tf.Tensor2D {
-  return tf.cast(tf.oneHot(targets, V), 'float32');
+  return tf.cast(tf.oneHot(targets, V), 'float32') as tf.Tensor2D;
 }
 
 /** Log-probabilities of the targets: logits [M, V], targets int32 [M] -> [M]. */
