@@ -15,6 +15,7 @@ export {
   type SamplingFilters,
 } from './filters.ts';
 export { transformerPrior } from './transformer-prior.ts';
+export { loadPipeline, tokenizerPromptEncoder, type LoadPipelineOptions } from './pipeline.ts';
 export { sampleImageBatch, type SampleBatchOptions, type SampledBatch } from './sample.ts';
 export { promptSlug, imageFileName, checkOutputFolder, resultsJson, writeOutputFolder } from './output-folder.ts';
 export { rankCandidates, scoreImages } from './rerank.ts';

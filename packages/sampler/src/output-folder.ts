@@ -56,7 +56,7 @@ export function resultsJson(result: GenerateResult, settings: Record<string, unk
     prompt: result.prompt,
     truncated: result.truncated,
     settings: { ...result.config, ...settings, reranker: result.reranker, primeRows: result.primeRows, backend: result.backend, imageSize: result.imageSize, gridSize: result.gridSize },
-    images: result.images.map((img) => ({ file: imageFileName(img.rank, result.images.length), rank: img.rank, candidate: img.candidate, seed: img.seed, clipScore: r4(img.clipScore), selfScore: r4(img.selfScore) })),
+    images: result.images.map((img) => ({ file: imageFileName(img.rank, result.images.length), rank: img.rank, candidate: img.candidate, seed: img.seed, clipScore: r4(img.clipScore), selfScore: r4(img.selfScore), codes: Array.from(img.codes) })),
     candidates: result.candidates.map((c) => ({ candidate: c.candidate, seed: c.seed, clipScore: r4(c.clipScore), selfScore: r4(c.selfScore) })),
     timingsMs: Object.fromEntries(Object.entries({ ...result.timings, ...(writeMs === undefined ? {} : { writeMs }) }).map(([k, v]) => [k.replace(/Ms$/, ''), Math.round(v)])),
   };
