@@ -92,3 +92,22 @@ describe('clip model', function () {
     }
   });
 });
+
+describe('clip model: gradients with respect to images (for CLIP guidance)', function () {
+  this.timeout(FAST * 3);
+  it('d(similarity)/d(pixels) through embedImages is finite and non-zero', () => {
+    const cfg = tinyConfig();
+    const model = new ClipModel(cfg, 4);
+    const images = imagesToTensor(syntheticPairs(cfg.imageSize!).slice(0, 2).map((p) => p.image), cfg.imageSize!);
+    const ids = tf.tensor2d([wordIds('a red square', cfg.textSeqLen!)], [1, cfg.textSeqLen!], 'int32');
+    const text = embedTexts(model, ids);
+    const before = tf.memory().numTensors;
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.matMul(embedImages(model, x as tf.Tensor4D), text, false, true)))(images);
+    assert.equal(tf.memory().numTensors, before + 1, 'only the gradient may remain');
+    assert.deepEqual(g.shape, images.shape);
+    const v = g.dataSync();
+    assert.ok(v.every(Number.isFinite) && v.some((x) => x !== 0));
+    tf.dispose([g, images, ids, text]);
+    model.dispose();
+  });
+});

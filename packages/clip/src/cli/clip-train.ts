@@ -30,7 +30,7 @@ const program = createCommand('clip-train', 'Train a small CLIP (text transforme
   .requiredOption('--tokenizer <dir>', 'text tokenizer folder (tokenizer.json + tokenizer_config.json, from tokenizer-train)')
   .option('--out <dir>', 'run folder (checkpoints/, final/, log.jsonl)', 'runs/clip')
   .option('--preset <name>', `model preset: ${CLIP_PRESET_NAMES.join(', ')}`, 'emoji-64')
-  .option('--steps <n>', 'total optimisation steps', parseIntOption('--steps', 1), 3000)
+  .option('--steps <n>', 'total optimisation steps', parseIntOption('--steps', 1), 1000)
   .option('--batch-size <n>', 'image/caption pairs per step (more negatives help contrastive learning)', parseIntOption('--batch-size', 2), 64)
   .option('--lr <x>', 'peak learning rate (linear warm-up, cosine decay to 10%)', parseFloatOption('--lr', 0, 1, { minExclusive: true }), 1e-3)
   .option('--warmup <n>', 'warm-up steps', parseIntOption('--warmup', 0), 100)
