@@ -1,6 +1,7 @@
 // @dalle/core: backend choice, weights I/O, image I/O, RNG, progress and CLI helpers.
 export { selectBackend, currentBackend, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.ts';
-export { registerWasmKernels } from './wasm-kernels.ts';
+export { registerWasmKernels, WASM_PATCHED_KERNELS } from './wasm-kernels.ts';
+export { registerGradients } from './wasm/gradients.ts';
 export { UsageError, check } from './errors.ts';
 export { writeFileAtomic, writeDirAtomic } from './fs-atomic.ts';
 export { sha256, sha256File, fnv1a32 } from './hash.ts';
