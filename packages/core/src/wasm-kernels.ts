@@ -1,9 +1,10 @@
 // Kernels the tfjs wasm backend lacks or runs slowly, registered for 'wasm' only:
-// missing ones (Conv2DBackpropFilter, UnsortedSegmentSum, LogSoftmax) and faster replacements
+// missing ones (Conv2DBackpropFilter, UnsortedSegmentSum, LogSoftmax, Einsum) and faster replacements
 // (BatchMatMul, _FusedMatMul, Conv2DBackpropInput, and Slice/SplitV/Unpack for rank 5+). Parity tests: test/core/wasm-kernels.test.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { makeBatchMatMul, makeFusedMatMul } from './wasm/batch-mat-mul.ts';
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from './wasm/conv2d-backprop.ts';
+import { einsum } from './wasm/einsum.ts';
 import { registerGradients } from './wasm/gradients.ts';
 import type { WasmKernelFunc } from './wasm/kernel-utils.ts';
 import { logSoftmax } from './wasm/log-softmax.ts';
@@ -13,7 +14,7 @@ import { makeSlice, makeSplitV, makeUnpack } from './wasm/slice.ts';
 let registered = false;
 
 /** The wasm kernels this module adds or replaces, in registration order. */
-export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax', 'Slice', 'SplitV', 'Unpack'] as const;
+export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax', 'Einsum', 'Slice', 'SplitV', 'Unpack'] as const;
 
 /** Replaces (or adds) the wasm kernel `name`, keeping the stock setupFunc so its cwrap still runs at backend init. */
 function register(name: string, kernelFunc: WasmKernelFunc, setupFunc?: tf.KernelSetupFunc): void {
@@ -48,6 +49,7 @@ export function registerWasmKernels(): void {
   register('Conv2DBackpropFilter', makeConv2DBackpropFilter(stockMatMul));
   register('UnsortedSegmentSum', unsortedSegmentSum);
   register('LogSoftmax', logSoftmax);
+  register('Einsum', einsum);
   for (const [name, make] of [['Slice', makeSlice], ['SplitV', makeSplitV], ['Unpack', makeUnpack]] as const) {
     const k = stock(name);
     register(name, make(k.kernelFunc as unknown as WasmKernelFunc), k.setupFunc);
