@@ -1,7 +1,7 @@
-// Test fixtures: in-memory token datasets and a seeded data order with the shapes of @dalle/data's
-// TokenDataset and EpochSampler, so transformer tests do not depend on files.
+// Test fixture: an in-memory token dataset with the shape of @dalle/data's TokenDataset, so most
+// transformer tests need no files.
 import { Rng } from '@dalle/core';
-import { imageSeqLen, type BatchOrder, type OrderState, type TokenBatchSource, type TransformerConfig } from '@dalle/transformer';
+import { imageSeqLen, type TokenBatchSource, type TransformerConfig } from '@dalle/transformer';
 
 /** `count` distinct captions (ids 1.., then pads) paired with distinct code grids. */
 export function memoryDataset(cfg: TransformerConfig, count: number, seed = 0, ids: { dvaeId?: string; tokenizerId?: string } = {}): TokenBatchSource {
@@ -27,27 +27,5 @@ export function memoryDataset(cfg: TransformerConfig, count: number, seed = 0, i
       });
       return { text, codes: out };
     },
-  };
-}
-
-/** A seeded permutation per epoch, resumable from (seed, epoch, index). */
-export function testOrder(size: number, state: OrderState | { seed: number }): BatchOrder {
-  const s: OrderState = { epoch: 0, index: 0, ...state };
-  const perm = (epoch: number) => new Rng((s.seed * 1000003 + epoch) >>> 0).shuffle(Array.from({ length: size }, (_, i) => i));
-  let current = perm(s.epoch);
-  return {
-    next(batchSize) {
-      const out: number[] = [];
-      while (out.length < batchSize) {
-        if (s.index >= size) {
-          s.epoch++;
-          s.index = 0;
-          current = perm(s.epoch);
-        }
-        out.push(current[s.index++]);
-      }
-      return out;
-    },
-    state: () => ({ ...s }),
   };
 }

@@ -10,6 +10,7 @@ import {
   checkDatasetFits,
   conditionalGain,
   createDecoder,
+  createEpochOrder,
   createTransformer,
   disposeTransformer,
   imageSeqLen,
@@ -23,7 +24,7 @@ import {
 } from '@dalle/transformer';
 import { expectNoLeak } from '../helpers/memory.ts';
 import { TRAINING } from '../helpers/timeouts.ts';
-import { memoryDataset, testOrder } from './fixtures.ts';
+import { memoryDataset } from './fixtures.ts';
 
 const tiny = resolveTransformerConfig({ ...TRANSFORMER_PRESETS.tiny, captionDropout: 0 });
 
@@ -60,7 +61,7 @@ describe('transformer trainer', function () {
     const data = memoryDataset(tiny, 8, 3);
     const model = createTransformer(tiny, 11);
     const config = resolveTrainConfig({ steps: 150, batchSize: 8, learningRate: 1e-2, warmupSteps: 10, weightDecay: 0, logEvery: 50, checkpointEvery: 1000 });
-    const result = await trainTransformer({ model, config, train: data, createOrder: testOrder });
+    const result = await trainTransformer({ model, config, train: data, createOrder: createEpochOrder });
     const last = result.history.at(-1)!;
     assert.ok(last.image < 0.05, `image loss ${last.image}`);
     assert.ok(result.history[0].image > 1.5, `first image loss ${result.history[0].image}`);
@@ -92,17 +93,17 @@ describe('transformer trainer', function () {
     const data = memoryDataset(cfg, 5, 4);
     const config = resolveTrainConfig({ steps: 8, batchSize: 3, gradAccumSteps: 2, learningRate: 3e-3, warmupSteps: 3, checkpointEvery: 100, seed: 9, logEvery: 1 });
     const full = createTransformer(cfg, 5);
-    const a = await trainTransformer({ model: full, config, train: data, createOrder: testOrder, runDir: path.join(dir, 'a') });
+    const a = await trainTransformer({ model: full, config, train: data, createOrder: createEpochOrder, runDir: path.join(dir, 'a') });
     assert.equal(a.reason, 'done');
     const partModel = createTransformer(cfg, 5);
     const runB = path.join(dir, 'b');
-    const b1 = await trainTransformer({ model: partModel, config, train: data, createOrder: testOrder, runDir: runB, stopAfterStep: 3 });
+    const b1 = await trainTransformer({ model: partModel, config, train: data, createOrder: createEpochOrder, runDir: runB, stopAfterStep: 3 });
     assert.equal(b1.reason, 'stopped');
     disposeTransformer(partModel);
     const ckpt = await loadCheckpoint(await latestCheckpoint(runB));
     assert.equal(ckpt.state.step, 3);
     assert.deepEqual(ckpt.trainConfig, config);
-    const b2 = await trainTransformer({ model: ckpt.model, config: ckpt.trainConfig, train: data, createOrder: testOrder, runDir: runB, resume: ckpt });
+    const b2 = await trainTransformer({ model: ckpt.model, config: ckpt.trainConfig, train: data, createOrder: createEpochOrder, runDir: runB, resume: ckpt });
     assert.equal(b2.step, 8);
     const losses = (h: { loss: number }[]) => h.map((s) => s.loss);
     assert.deepEqual([...losses(b1.history), ...losses(b2.history)], losses(a.history));
@@ -121,7 +122,7 @@ describe('transformer trainer', function () {
       model,
       config: resolveTrainConfig({ steps: 50, batchSize: 2, checkpointEvery: 100 }),
       train: data,
-      createOrder: testOrder,
+      createOrder: createEpochOrder,
       runDir: path.join(dir, 'c'),
       signal: controller.signal,
       onStep: (s) => s.step === 2 && controller.abort(),
@@ -137,7 +138,7 @@ describe('transformer trainer', function () {
     const nan = tf.fill([tiny.imageVocabSize], NaN);
     model.params['head.image.bias'].assign(nan);
     nan.dispose();
-    const trainer = new TransformerTrainer(model, memoryDataset(tiny, 4), resolveTrainConfig({ batchSize: 2 }), testOrder);
+    const trainer = new TransformerTrainer(model, memoryDataset(tiny, 4), resolveTrainConfig({ batchSize: 2 }), createEpochOrder);
     const before = model.params['blocks.0.attn.qkv.kernel'].dataSync().slice();
     assert.throws(() => trainer.trainStep(), (e: Error) => e instanceof NonFiniteLossError && /non-finite at step 1/.test(e.message));
     assert.deepEqual(model.params['blocks.0.attn.qkv.kernel'].dataSync(), before);
@@ -148,7 +149,7 @@ describe('transformer trainer', function () {
 
   it('does not leak: tensor count stays flat over training steps', async () => {
     const model = createTransformer(tiny, 1);
-    const trainer = new TransformerTrainer(model, memoryDataset(tiny, 4), resolveTrainConfig({ batchSize: 2, gradAccumSteps: 2 }), testOrder);
+    const trainer = new TransformerTrainer(model, memoryDataset(tiny, 4), resolveTrainConfig({ batchSize: 2, gradAccumSteps: 2 }), createEpochOrder);
     trainer.trainStep();
     for (let i = 0; i < 3; i++) await expectNoLeak(() => trainer.trainStep());
     trainer.dispose();

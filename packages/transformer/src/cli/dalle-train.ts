@@ -1,0 +1,135 @@
+// dalle-train: trains the text-to-image transformer on token datasets (see runTraining).
+import { InvalidArgumentError } from 'commander';
+import * as path from 'node:path';
+import { createCommand, parseFloatOption, parseIntOption, runCli, setupBackend, type CommonOptions } from '@dalle/core';
+import { parseAttentionPatterns, TRANSFORMER_PRESETS, type TransformerConfig } from '../config.ts';
+import type { TrainConfig } from '../train-config.ts';
+import { runTraining } from '../train-run.ts';
+
+interface Options extends CommonOptions {
+  data: string;
+  val?: string;
+  name?: string;
+  runsDir: string;
+  resume?: string;
+  init?: string;
+  export?: string;
+  preset?: string;
+  modelSeed?: number;
+  // model fields
+  layers?: number;
+  dModel?: number;
+  heads?: number;
+  attention?: string;
+  convKernelSize?: number;
+  textLossWeight?: number;
+  captionDropout?: number;
+  // train fields
+  steps?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  lr?: number;
+  warmupSteps?: number;
+  minLrFraction?: number;
+  weightDecay?: number;
+  clipNorm?: number;
+  seed?: number;
+  checkpointEvery?: number;
+  logEvery?: number;
+  valEvery?: number;
+  valBatches?: number;
+  quiet?: boolean;
+}
+
+const program = createCommand('dalle-train', 'Train the text-to-image transformer on token datasets (made by dvae-encode).')
+  .requiredOption('--data <dirs>', 'token dataset folder(s), comma-separated')
+  .option('--val <dir>', 'held-out token dataset: text and image validation losses, and image loss with true vs shuffled captions')
+  .option('--name <name>', 'run name: writes runs/<name>/ (default: a timestamp)')
+  .option('--runs-dir <dir>', 'where run folders go', 'runs')
+  .option('--resume <runDir>', 'continue runs/<name> from its newest checkpoint (same data order and schedule)')
+  .option('--init <modelDir>', 'warm start from a transformer model folder')
+  .option('--export <dir>', 'write the final model folder here (config.json + model.safetensors)')
+  .option('--preset <name>', `model preset for a new model: ${Object.keys(TRANSFORMER_PRESETS).join(', ')} (default emoji-64)`)
+  .option('--model-seed <n>', 'seed of a new model\'s weights (default: --seed)', parseIntOption('--model-seed', 0))
+  .option('--layers <n>', 'numLayers', parseIntOption('--layers', 1, 1024))
+  .option('--d-model <n>', 'dModel', parseIntOption('--d-model', 1))
+  .option('--heads <n>', 'numHeads', parseIntOption('--heads', 1))
+  .option('--attention <list>', 'attentionPatterns, one per layer: full,row,column,conv')
+  .option('--conv-kernel-size <n>', 'convKernelSize (odd)', parseIntOption('--conv-kernel-size', 1))
+  .option('--text-loss-weight <x>', 'textLossWeight (default 0.125)', parseFloatOption('--text-loss-weight', 0, 1))
+  .option('--caption-dropout <p>', 'captionDropout (default 0.1)', parseFloatOption('--caption-dropout', 0, 1))
+  .option('--steps <n>', 'optimizer steps in the run (default 20000)', parseIntOption('--steps', 1))
+  .option('--batch-size <n>', 'sequences per micro-batch (default 16)', parseIntOption('--batch-size', 1))
+  .option('--grad-accum <n>', 'micro-batches per optimizer step (default 1)', parseIntOption('--grad-accum', 1))
+  .option('--lr <x>', 'peak learning rate (default 1e-3)', parseFloatOption('--lr', 0, 1, { minExclusive: true }))
+  .option('--warmup-steps <n>', 'linear warm-up steps (default 500)', parseIntOption('--warmup-steps', 0))
+  .option('--min-lr-fraction <x>', 'final learning rate as a fraction of the peak (default 0.1)', parseFloatOption('--min-lr-fraction', 0, 1))
+  .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', parseFloatOption('--weight-decay', 0, 1))
+  .option('--clip-norm <x>', 'global gradient-norm clip, 0 = off (default 1)', parseFloatOption('--clip-norm', 0))
+  .option('--seed <n>', 'seed of data order and caption dropout (default 0)', parseIntOption('--seed', 0))
+  .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)', parseIntOption('--checkpoint-every', 1))
+  .option('--log-every <n>', 'steps between log.jsonl lines (default 10)', parseIntOption('--log-every', 1))
+  .option('--val-every <n>', 'steps between validation passes, 0 = at the end only (default 1000)', parseIntOption('--val-every', 0))
+  .option('--val-batches <n>', 'validation batches per pass, 0 = all (default 0)', parseIntOption('--val-batches', 0))
+  .option('-q, --quiet', 'no progress bar')
+  .addHelpText('after', '\nCtrl-C writes a checkpoint and stops; continue with --resume runs/<name>.\nExample: dalle-train --data data/emoji-tokens/train --val data/emoji-tokens/val --name emoji --export weights/transformer')
+  .action(async (opts: Options) => {
+    await setupBackend(opts);
+    const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+    const model = defined<Partial<TransformerConfig>>({
+      numLayers: opts.layers,
+      dModel: opts.dModel,
+      numHeads: opts.heads,
+      attentionPatterns: opts.attention === undefined ? undefined : parseAttentionPatterns(opts.attention),
+      convKernelSize: opts.convKernelSize,
+      textLossWeight: opts.textLossWeight,
+      captionDropout: opts.captionDropout,
+    });
+    const train = defined<Partial<TrainConfig>>({
+      steps: opts.steps,
+      batchSize: opts.batchSize,
+      gradAccumSteps: opts.gradAccum,
+      learningRate: opts.lr,
+      warmupSteps: opts.warmupSteps,
+      minLearningRateFraction: opts.minLrFraction,
+      weightDecay: opts.weightDecay,
+      clipNorm: opts.clipNorm,
+      seed: opts.seed,
+      checkpointEvery: opts.checkpointEvery,
+      logEvery: opts.logEvery,
+      valEvery: opts.valEvery,
+      valBatches: opts.valBatches,
+    });
+    if (opts.resume && opts.name) throw new InvalidArgumentError('--resume names the run folder itself; drop --name');
+    const runDir = opts.resume ?? path.join(opts.runsDir, opts.name ?? new Date().toISOString().replace(/[:.]/g, '-'));
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts++;
+      if (interrupts > 1) process.exit(130);
+      console.error('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      await runTraining({
+        data: opts.data.split(',').map((s) => s.trim()).filter(Boolean),
+        val: opts.val,
+        runDir,
+        resume: Boolean(opts.resume),
+        init: opts.init,
+        preset: opts.preset,
+        model: Object.keys(model).length > 0 ? model : undefined,
+        modelSeed: opts.modelSeed,
+        train,
+        exportDir: opts.export,
+        signal: controller.signal,
+        log: (line) => console.log(line),
+        quiet: opts.quiet,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  });
+
+await runCli(program);

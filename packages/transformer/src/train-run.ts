@@ -1,0 +1,141 @@
+// One training run as dalle-train performs it: open and check the token datasets, build, warm-start
+// or resume the model, train with progress and checkpoints, validate, and export the final model.
+import * as path from 'node:path';
+import { Progress, UsageError } from '@dalle/core';
+import { EpochSampler, openTokenDataset, type TokenDataset } from '@dalle/data';
+import { resolveTransformerConfig, transformerPreset, type TransformerConfig } from './config.ts';
+import { checkDatasetFits, concatSources, type CreateOrder } from './dataset.ts';
+import { conditionalGain, type ConditionalGain, type EvalLosses } from './evaluate.ts';
+import { countParams } from './params.ts';
+import { loadTransformer, saveTransformer } from './persistence.ts';
+import { resolveTrainConfig, type TrainConfig } from './train-config.ts';
+import { latestCheckpoint, loadCheckpoint, trainTransformer, type TrainResult } from './trainer.ts';
+import { createTransformer, disposeTransformer, type TransformerModel } from './transformer.ts';
+
+export interface TrainRunOptions {
+  /** Token dataset folders trained on together. */
+  data: string[];
+  /** Held-out token dataset for validation losses and the conditional gain. */
+  val?: string;
+  /** runs/<name>: checkpoints/ and log.jsonl. */
+  runDir: string;
+  /** Continue runDir's newest checkpoint with its saved settings. */
+  resume?: boolean;
+  /** Warm start: a model folder whose config and weights start the run. */
+  init?: string;
+  /** Preset for a fresh model (default emoji-64), with field overrides. */
+  preset?: string;
+  model?: Partial<TransformerConfig>;
+  /** Seed of a fresh model's weights. */
+  modelSeed?: number;
+  train?: Partial<TrainConfig>;
+  /** Writes the final model folder here when training completes. */
+  exportDir?: string;
+  /** Stop (with a checkpoint) after this step. */
+  stopAfterStep?: number;
+  signal?: AbortSignal;
+  /** Lines for the user (resolved settings, results); the progress bar goes to stderr. */
+  log?: (line: string) => void;
+  quiet?: boolean;
+}
+
+export interface TrainRunResult {
+  train: TrainResult;
+  config: TransformerConfig;
+  trainConfig: TrainConfig;
+  val?: EvalLosses;
+  gain?: ConditionalGain;
+  exported?: string;
+}
+
+export const createEpochOrder: CreateOrder = (size, state) => new EpochSampler(size, state);
+
+async function openChecked(dir: string, model: TransformerModel): Promise<TokenDataset> {
+  const cfg = model.config;
+  const expect: Record<string, unknown> = { textSeqLen: cfg.textSeqLen, gridSize: cfg.gridSize, codebookSize: cfg.imageVocabSize, textVocabSize: cfg.textVocabSize };
+  if (typeof model.info.dvaeId === 'string') expect.dvaeId = model.info.dvaeId;
+  if (typeof model.info.tokenizerId === 'string') expect.tokenizerId = model.info.tokenizerId;
+  const ds = await openTokenDataset(dir, expect);
+  checkDatasetFits(cfg, model.info, ds.manifest, dir);
+  return ds;
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const log = o.log ?? (() => {});
+  if (o.data.length === 0) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
+  if (o.resume && o.init) throw new UsageError('--resume and --init exclude each other: --resume continues a run, --init starts a new one from a model');
+  let model: TransformerModel;
+  let trainConfig: TrainConfig;
+  let resume: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
+  if (o.resume) {
+    const given = Object.keys(o.train ?? {}).filter((k) => k !== 'steps');
+    if (given.length > 0 || o.model || o.preset) throw new UsageError(`--resume continues with the run's saved settings; drop ${[...given, ...(o.model ? Object.keys(o.model) : []), ...(o.preset ? ['preset'] : [])].join(', ')}`);
+    resume = await loadCheckpoint(await latestCheckpoint(o.runDir));
+    model = resume.model;
+    trainConfig = o.train?.steps ? resolveTrainConfig({ ...resume.trainConfig, steps: o.train.steps }) : resume.trainConfig;
+    log(`resuming ${resume.dir} at step ${resume.state.step}`);
+  } else {
+    trainConfig = resolveTrainConfig(o.train);
+    if (o.init) {
+      if (o.model || o.preset) throw new UsageError('--init takes the model config from the model folder; drop the model options');
+      model = await loadTransformer(o.init);
+      log(`warm start from ${o.init}`);
+    } else {
+      const base = transformerPreset(o.preset ?? 'emoji-64');
+      model = createTransformer(resolveTransformerConfig({ ...base, ...o.model }), o.modelSeed ?? trainConfig.seed);
+    }
+  }
+  try {
+    const sets: TokenDataset[] = [];
+    for (const dir of o.data) sets.push(await openChecked(dir, model));
+    const train = concatSources(sets, o.data);
+    model.info = { ...model.info, dvaeId: train.manifest.dvaeId, tokenizerId: train.manifest.tokenizerId };
+    const val = o.val ? await openChecked(o.val, model) : undefined;
+    log(`model: ${JSON.stringify(model.config)} (${(countParams(model.config) / 1e6).toFixed(2)} M parameters)`);
+    log(`training: ${JSON.stringify(trainConfig)}`);
+    log(`data: ${train.size} sequences from ${o.data.join(', ')}${val ? `; validation: ${val.size} from ${o.val}` : ''}`);
+
+    const startStep = resume?.state.step ?? 0;
+    const progress = new Progress({ total: trainConfig.steps, label: 'train', unit: 'step', quiet: o.quiet });
+    progress.set(startStep);
+    let tokens = 0;
+    let seconds = 0;
+    const result = await trainTransformer({
+      model,
+      config: trainConfig,
+      train,
+      val,
+      createOrder: createEpochOrder,
+      runDir: o.runDir,
+      resume,
+      stopAfterStep: o.stopAfterStep,
+      signal: o.signal,
+      info: { datasets: o.data.map((d) => path.resolve(d)) },
+      onStep: (s) => {
+        tokens += s.tokens;
+        seconds += s.seconds;
+        progress.tick(1, { loss: s.loss, text: s.text, image: s.image, lr: s.lr.toExponential(2), 'tok/s': seconds > 0 ? tokens / seconds : 0 });
+      },
+      onValidation: (step, v) => log(`step ${step}: validation text ${v.text.toFixed(4)} image ${v.image.toFixed(4)}`),
+    });
+    progress.finish();
+    if (result.reason === 'interrupted') log(`interrupted at step ${result.step}; checkpoint ${result.checkpoint}; continue with --resume ${o.runDir}`);
+    let gain: ConditionalGain | undefined;
+    if (val && result.reason === 'done') {
+      gain = conditionalGain(model, val, { batchSize: trainConfig.batchSize });
+      log(`validation image loss: true captions ${gain.trueCaptions.toFixed(4)}, shuffled captions ${gain.shuffledCaptions.toFixed(4)} (${(gain.gain * 100).toFixed(1)}% lower with true captions)`);
+    }
+    let exported: string | undefined;
+    if (o.exportDir && result.reason === 'done') {
+      const info: Record<string, unknown> = { trainedSteps: result.step, datasets: o.data.map((d) => path.resolve(d)) };
+      if (result.val) info.val = { text: result.val.text, image: result.val.image };
+      if (gain) info.conditionalGain = gain;
+      await saveTransformer(o.exportDir, model, info);
+      exported = o.exportDir;
+      log(`exported ${o.exportDir}`);
+    }
+    return { train: result, config: model.config, trainConfig, val: result.val, gain, exported };
+  } finally {
+    disposeTransformer(model);
+  }
+}

@@ -1,0 +1,12 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@dalle/core';
+import { TransformerTrainer, createTransformer, resolveTrainConfig, resolveTransformerConfig, TRANSFORMER_PRESETS } from '@dalle/transformer';
+import { memoryDataset, testOrder } from './fixtures.ts';
+await selectBackend(process.env.DALLE_BACKEND);
+const cfg = resolveTransformerConfig({ ...TRANSFORMER_PRESETS.tiny, captionDropout: 0 });
+const model = createTransformer(cfg, 1);
+const tr = new TransformerTrainer(model, memoryDataset(cfg, 8), resolveTrainConfig({ batchSize: 8 }), testOrder);
+tr.trainStep();
+let t0 = Date.now();
+for (let i = 0; i < 20; i++) tr.trainStep();
+console.log(tf.getBackend(), 'ms/step', (Date.now() - t0) / 20);

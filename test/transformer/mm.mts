@@ -1,0 +1,10 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@dalle/core';
+await selectBackend('wasm');
+const t = (name: string, f: () => tf.Tensor, flop: number) => { f().dispose(); const t0 = performance.now(); for (let i = 0; i < 5; i++) f().dispose(); const ms = (performance.now() - t0) / 5; console.log(name, ms.toFixed(1), 'ms', (flop / ms / 1e6).toFixed(1), 'GFLOP/s'); };
+const a = tf.randomNormal([1536, 256]); const w = tf.randomNormal([256, 1024]); const g = tf.randomNormal([1536, 1024]);
+t('x@W', () => tf.matMul(a, w), 2 * 1536 * 256 * 1024);
+t('g@W^T', () => tf.matMul(g, w, false, true), 2 * 1536 * 256 * 1024);
+t('x^T@g', () => tf.matMul(a, g, true, false), 2 * 1536 * 256 * 1024);
+const q = tf.randomNormal([16, 4, 96, 64]); const k = tf.randomNormal([16, 4, 64, 96]);
+t('q@kT batched', () => tf.matMul(q, k), 2 * 16 * 4 * 96 * 96 * 64);

@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UsageError } from '@dalle/core';
+import { TokenDatasetWriter, type TokenDatasetInfo } from '@dalle/data';
+import { disposeTransformer, imageSeqLen, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
+import { CLI, TRAINING } from '../helpers/timeouts.ts';
+import { memoryDataset } from './fixtures.ts';
+
+const tiny = transformerPreset('tiny');
+const info: TokenDatasetInfo = { textSeqLen: tiny.textSeqLen, gridSize: tiny.gridSize, codebookSize: tiny.imageVocabSize, textVocabSize: tiny.textVocabSize, dvaeId: 'dvae-a', tokenizerId: 'tok-a' };
+
+async function writeDataset(dir: string, count: number, seed: number, fields: Partial<TokenDatasetInfo> = {}): Promise<string> {
+  const full = { ...info, ...fields };
+  const writer = await TokenDatasetWriter.create(dir, full);
+  const cfg = { ...tiny, textSeqLen: full.textSeqLen, gridSize: full.gridSize };
+  const src = memoryDataset(cfg, count, seed);
+  for (let i = 0; i < count; i++) {
+    const { text, codes } = src.batch([i]);
+    await writer.add(text, codes);
+  }
+  await writer.close();
+  return dir;
+}
+
+describe('dalle-train run (runTraining)', function () {
+  this.timeout(TRAINING);
+  let dir: string;
+  let trainA: string;
+  let trainB: string;
+  let val: string;
+  before(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'transformer-run-'));
+    trainA = await writeDataset(path.join(dir, 'train-a'), 6, 1);
+    trainB = await writeDataset(path.join(dir, 'train-b'), 4, 2);
+    val = await writeDataset(path.join(dir, 'val'), 4, 3);
+  });
+  after(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it('trains on two datasets, validates, checkpoints, logs, exports; --resume extends the run', async () => {
+    const runDir = path.join(dir, 'runs', 'r1');
+    const lines: string[] = [];
+    const res = await runTraining({ data: [trainA, trainB], val, runDir, preset: 'tiny', train: { steps: 4, batchSize: 4, checkpointEvery: 2, logEvery: 2, valEvery: 2, warmupSteps: 1 }, exportDir: path.join(dir, 'export'), quiet: true, log: (l) => lines.push(l) });
+    assert.equal(res.train.reason, 'done');
+    assert.equal(res.train.step, 4);
+    assert.ok(res.val && Number.isFinite(res.val.text) && Number.isFinite(res.val.image));
+    assert.ok(res.gain && Number.isFinite(res.gain.gain));
+    assert.ok(lines.some((l) => /data: 10 sequences/.test(l)));
+    assert.ok(lines.some((l) => /true captions .* shuffled captions/.test(l)));
+    const ckpts = await fsp.readdir(path.join(runDir, 'checkpoints'));
+    assert.deepEqual(ckpts.sort(), ['step-2', 'step-4']);
+    const log = (await fsp.readFile(path.join(runDir, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(log.filter((e) => e.loss !== undefined).map((e) => e.step), [2, 4]);
+    assert.ok(log.some((e) => e.val && e.step === 2));
+    assert.ok(log.every((e) => e.tokensPerSec === undefined || e.tokensPerSec > 0));
+    const exported = await loadTransformer(path.join(dir, 'export'));
+    assert.equal(exported.info.dvaeId, 'dvae-a');
+    assert.equal(exported.info.tokenizerId, 'tok-a');
+    assert.equal(exported.info.trainedSteps, 4);
+    disposeTransformer(exported);
+
+    const more = await runTraining({ data: [trainA, trainB], runDir, resume: true, train: { steps: 6 }, quiet: true });
+    assert.equal(more.train.step, 6);
+    assert.equal(more.train.history[0].step, 5);
+    const ck = await loadCheckpoint(path.join(runDir, 'checkpoints', 'step-6'));
+    assert.equal(ck.state.step, 6);
+    disposeTransformer(ck.model);
+    await assert.rejects(runTraining({ data: [trainA], runDir, resume: true, train: { learningRate: 0.1 }, quiet: true }), /--resume continues with the run's saved settings; drop learningRate/);
+  });
+
+  it('refuses datasets that do not match the model, its dVAE or tokenizer, or each other', async () => {
+    const runDir = path.join(dir, 'runs', 'r2');
+    const grid4 = await writeDataset(path.join(dir, 'grid4'), 2, 1, { gridSize: 4 });
+    const otherDvae = await writeDataset(path.join(dir, 'other-dvae'), 2, 1, { dvaeId: 'dvae-b' });
+    const isUsage = (re: RegExp) => (e: Error) => e instanceof UsageError && re.test(e.message);
+    await assert.rejects(runTraining({ data: [grid4], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/gridSize 4, expected 3/));
+    await assert.rejects(runTraining({ data: [trainA, otherDvae], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/other-dvae: dvaeId is "dvae-b" but .*train-a has "dvae-a"; datasets trained together must agree/));
+    const initDir = path.join(dir, 'export'); // trained on dvae-a / tok-a above
+    await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a"/));
+    await assert.rejects(runTraining({ data: [], runDir, preset: 'tiny', quiet: true }), isUsage(/no training data/));
+  });
+
+  it('warm start with --init keeps the weights and config of the model folder', async () => {
+    const res = await runTraining({ data: [trainA], runDir: path.join(dir, 'runs', 'r3'), init: path.join(dir, 'export'), train: { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0 }, quiet: true });
+    assert.equal(res.train.step, 1);
+    assert.equal(imageSeqLen(res.config), 9);
+  });
+});
+
+describe('dalle-train command', function () {
+  this.timeout(CLI);
+  const bin = path.resolve('packages/transformer/bin/dalle-train.js');
+  it('--help describes the options; bad input exits 2 with one line', () => {
+    const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
+    for (const flag of ['--data', '--val', '--resume', '--init', '--export', '--grad-accum', '--clip-norm', '--caption-dropout']) assert.ok(help.stdout.includes(flag), flag);
+    const bad = spawnSync(process.execPath, [bin, '--data', '/nonexistent-dataset', '--backend', 'cpu', '--preset', 'tiny', '--runs-dir', os.tmpdir(), '--name', `dalle-train-test-${process.pid}`], { encoding: 'utf8' });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /dalle-train: error: not a token dataset/);
+  });
+});
