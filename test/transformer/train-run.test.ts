@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '@dalle/core';
 import { TokenDatasetWriter, type TokenDatasetInfo } from '@dalle/data';
-import { disposeTransformer, imageSeqLen, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
+import { createTransformer, disposeTransformer, imageSeqLen, saveTransformer, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
 import { CLI, TRAINING } from '../helpers/timeouts.ts';
 import { memoryDataset } from './fixtures.ts';
 
@@ -31,11 +31,16 @@ describe('dalle-train run (runTraining)', function () {
   let trainA: string;
   let trainB: string;
   let val: string;
+  let initDir: string;
   before(async () => {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'transformer-run-'));
     trainA = await writeDataset(path.join(dir, 'train-a'), 6, 1);
     trainB = await writeDataset(path.join(dir, 'train-b'), 4, 2);
     val = await writeDataset(path.join(dir, 'val'), 4, 3);
+    initDir = path.join(dir, 'init');
+    const model = createTransformer(tiny, 2);
+    await saveTransformer(initDir, model, { dvaeId: 'dvae-a', tokenizerId: 'tok-a' });
+    disposeTransformer(model);
   });
   after(async () => {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -79,13 +84,12 @@ describe('dalle-train run (runTraining)', function () {
     const isUsage = (re: RegExp) => (e: Error) => e instanceof UsageError && re.test(e.message);
     await assert.rejects(runTraining({ data: [grid4], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/gridSize 4, expected 3/));
     await assert.rejects(runTraining({ data: [trainA, otherDvae], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/other-dvae: dvaeId is "dvae-b" but .*train-a has "dvae-a"; datasets trained together must agree/));
-    const initDir = path.join(dir, 'export'); // trained on dvae-a / tok-a above
     await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a"/));
     await assert.rejects(runTraining({ data: [], runDir, preset: 'tiny', quiet: true }), isUsage(/no training data/));
   });
 
   it('warm start with --init keeps the weights and config of the model folder', async () => {
-    const res = await runTraining({ data: [trainA], runDir: path.join(dir, 'runs', 'r3'), init: path.join(dir, 'export'), train: { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0 }, quiet: true });
+    const res = await runTraining({ data: [trainA], runDir: path.join(dir, 'runs', 'r3'), init: initDir, train: { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0 }, quiet: true });
     assert.equal(res.train.step, 1);
     assert.equal(imageSeqLen(res.config), 9);
   });
