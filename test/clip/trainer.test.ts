@@ -45,6 +45,9 @@ describe('clip trainer', function () {
   it('AdamW state round-trips exactly and refuses a mismatched state', async () => {
     const cfg = tinyConfig();
     const model = new ClipModel(cfg, 2);
+    const count = tf.memory().numTensors;
+    new AdamW(model.variables()).dispose();
+    assert.equal(tf.memory().numTensors, count, 'AdamW must free its moment tensors on dispose');
     const opt = new AdamW(model.variables());
     const pairs = syntheticPairs(cfg.imageSize!).slice(0, 4);
     const images = imagesToTensor(pairs.map((p) => p.image), cfg.imageSize!);

@@ -31,8 +31,10 @@ export class AdamW {
   ) {
     this.config = { ...ADAMW_DEFAULTS, ...config };
     for (const [k, x] of Object.entries(vars)) {
-      this.m[k] = tf.variable(tf.zerosLike(x), false);
-      this.v[k] = tf.variable(tf.zerosLike(x), false);
+      const zeros = tf.zerosLike(x);
+      this.m[k] = tf.variable(zeros, false);
+      this.v[k] = tf.variable(zeros, false);
+      zeros.dispose(); // the variables keep their own reference to the data
     }
   }
 
