@@ -21,7 +21,7 @@ export interface TinyWeights {
 export async function makeTinyWeights(options: { dir?: string; seed?: number; transformer?: Partial<TransformerConfig>; manifest?: Record<string, unknown> } = {}): Promise<TinyWeights> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'sampler-weights-'));
   const seed = options.seed ?? 1;
-  const textSeqLen = 6;
+  const textSeqLen = 12; // "a red heart" is 9 tokens under this small BPE
   const tok = await trainTextTokenizer(FIXTURE_CAPTIONS, { outDir: path.join(dir, 'tokenizer'), vocabSize: 300, textSeqLen });
   const dvae = Dvae.create(DVAE_PRESETS.tiny, seed);
   const dvaeId = dvaeIdentity(dvae);

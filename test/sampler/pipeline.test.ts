@@ -69,7 +69,7 @@ describe('sampler/pipeline', function () {
     const cases: [Parameters<typeof makeTinyWeights>[0], RegExp][] = [
       [{ transformer: { imageVocabSize: 16 } }, /codebook size: dvae\/ has 32 but transformer\/ has 16/],
       [{ transformer: { gridSize: 3 } }, /image grid: dvae\/ has "4x4 = 16 codes" but transformer\/ has "9 image positions"/],
-      [{ manifest: { textSeqLen: 12 } }, /text length: manifest.json has 12 but transformer\/ has 6/],
+      [{ manifest: { textSeqLen: 20 } }, /text length: manifest.json has 20 but transformer\/ has 12/],
       [{ manifest: { tokenizerId: 'abc' } }, /tokenizer identity: manifest.json has "abc"/],
     ];
     const dirs: string[] = [];

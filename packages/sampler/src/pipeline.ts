@@ -28,17 +28,24 @@ export function tokenizerPromptEncoder(tok: TextTokenizer, textSeqLen: number): 
   return { textSeqLen, padId: tok.padId, encode: (prompt) => encodeText(tok, prompt, textSeqLen) };
 }
 
-async function loadReranker(weightsDir: string, options: LoadPipelineOptions): Promise<{ reranker: Reranker | null; name: string }> {
+/** What --clip asks for, checked before any model loads: a Reranker object, none, or a folder / hub id. */
+function rerankerSpec(weightsDir: string, options: LoadPipelineOptions): Reranker | { name: string; allowRemote: boolean } | null {
   const clip = options.clip;
-  if (clip !== undefined && typeof clip !== 'string') return { reranker: clip, name: 'custom' };
-  if (clip === 'none') return { reranker: null, name: 'none' };
+  if (clip !== undefined && typeof clip !== 'string') return clip;
+  if (clip === 'none') return null;
   if (clip === undefined) {
     const dir = path.join(weightsDir, PART_DIRS.clip);
     if (!existsSync(dir)) throw new UsageError(`no CLIP model at ${dir}: pass --clip none to rank by self-score, or --clip MODEL`);
-    return { reranker: await clipScorerAdapter(dir, { allowRemote: false }), name: dir };
+    return { name: dir, allowRemote: false };
   }
   if (clip.trim() === '') throw new UsageError('--clip is empty: give a CLIP model folder, a hub id (with --allow-remote) or none');
-  return { reranker: await clipScorerAdapter(clip, { allowRemote: options.allowRemote ?? false }), name: clip };
+  return { name: clip, allowRemote: options.allowRemote ?? false };
+}
+
+async function loadReranker(spec: ReturnType<typeof rerankerSpec>): Promise<{ reranker: Reranker | null; name: string }> {
+  if (spec === null) return { reranker: null, name: 'none' };
+  if ('score' in spec) return { reranker: spec, name: 'custom' };
+  return { reranker: await clipScorerAdapter(spec.name, { allowRemote: spec.allowRemote }), name: spec.name };
 }
 
 /** Loads and checks a weights folder (default: the repository's weights/). */
@@ -46,6 +53,7 @@ export async function loadPipeline(weightsDir: string = DEFAULT_WEIGHTS_DIR, opt
   const t0 = performance.now();
   const dir = path.resolve(weightsDir);
   const manifest = await readWeightsManifest(dir);
+  const spec = rerankerSpec(dir, options); // fail fast, before the models load
   let dvae: Dvae | undefined;
   let model: TransformerModel | undefined;
   try {
@@ -67,7 +75,7 @@ export async function loadPipeline(weightsDir: string = DEFAULT_WEIGHTS_DIR, opt
         dvaeId: typeof model.info?.dvaeId === 'string' ? model.info.dvaeId : undefined,
       },
     });
-    const { reranker, name } = await loadReranker(dir, options);
+    const { reranker, name } = await loadReranker(spec);
     const loaded = model;
     const loadedDvae = dvae;
     return {

@@ -1,0 +1,103 @@
+// dalle-sample end to end on a tiny weights folder: the files it writes, --json, reproducible PNG
+// bytes for a fixed seed, priming through the real dVAE, the truncation warning, the default --out.
+import { imagesToTensor, loadImageRgb, encodePng } from '@dalle/core';
+import { loadDvae } from '@dalle/dvae';
+import * as tf from '@tensorflow/tfjs-core';
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CLI } from '../helpers/timeouts.ts';
+import { makeTinyWeights, type TinyWeights } from '../sampler/fixture.ts';
+import { inPool, runBin, type CliRun } from './cli.ts';
+
+const BIN = 'packages/sampler/bin/dalle-sample.js';
+const FILES = ['01.png', '02.png', 'grid.png', 'results.json'];
+const LONG_PROMPT = 'a yellow sun with a smile and a red heart and a blue star';
+
+describe('e2e/dalle-sample', function () {
+  this.timeout(CLI);
+  let root: string;
+  let weights: TinyWeights;
+  let primeFile: string;
+  const runs: Record<string, CliRun> = {};
+  const out = (name: string) => path.join(root, name);
+
+  before(async function () {
+    this.timeout(CLI);
+    root = mkdtempSync(path.join(tmpdir(), 'dalle-sample-e2e-'));
+    weights = await makeTinyWeights({ dir: path.join(root, 'weights') });
+    const s = weights.imageSize;
+    const pixels = Float32Array.from({ length: s * s * 3 }, (_, i) => ((i * 7919) % 101) / 100);
+    primeFile = path.join(root, 'prime.png');
+    writeFileSync(primeFile, await encodePng(pixels, s, s));
+    const common = ['--weights', weights.dir, '--clip', 'none', '-n', '2', '--candidates', '2', '--batch-size', '1'];
+    const jobs: Record<string, () => Promise<CliRun>> = {
+      a: () => runBin(BIN, ['a red heart', ...common, '--seed', '7', '--out', out('a'), '--json', '-v']),
+      b: () => runBin(BIN, ['a red heart', ...common, '--seed', '7', '--out', out('b')]),
+      prime: () => runBin(BIN, ['a red heart', ...common, '--prime', primeFile, '--prime-rows', '2', '--out', out('prime')]),
+      // A long prompt, and no --out: out/<slug> under the working folder.
+      long: () => runBin(BIN, [LONG_PROMPT, ...common], { cwd: root }),
+    };
+    const names = Object.keys(jobs);
+    (await inPool(names.map((n) => jobs[n]), 2)).forEach((r, i) => (runs[names[i]] = r));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const ok = (name: string) => {
+    const r = runs[name];
+    assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
+    return r;
+  };
+
+  it('writes 01.png … grid.png results.json, prints where, and --json prints results.json', () => {
+    const r = ok('a');
+    assert.deepEqual(readdirSync(out('a')).sort(), FILES);
+    assert.match(r.stderr, new RegExp(`wrote 2 image\\(s\\), grid.png and results.json to ${out('a').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const json = JSON.parse(readFileSync(path.join(out('a'), 'results.json'), 'utf8'));
+    assert.deepEqual(JSON.parse(r.stdout), json);
+    assert.equal(json.prompt, 'a red heart');
+    assert.equal(json.settings.seed, 7);
+    assert.equal(json.settings.reranker, 'none');
+    assert.equal(json.images.length, 2);
+    assert.equal(json.candidates.length, 2);
+    for (const img of json.images) {
+      assert.equal(img.clipScore, null);
+      assert.equal(typeof img.selfScore, 'number');
+      assert.equal(img.codes.length, weights.gridSize ** 2);
+    }
+    assert.ok(json.images[0].selfScore >= json.images[1].selfScore, 'best first by self-score');
+    for (const k of ['load', 'sample', 'decode', 'rerank', 'png', 'write']) assert.equal(typeof json.timingsMs[k], 'number', k);
+    assert.match(r.stderr, /timings \(ms\): load \d+/, '-v prints the phase timings');
+    assert.match(r.stderr, /sampling .*32\/32/, 'a progress bar over the 2 x 16 tokens');
+  });
+
+  it('a fixed seed gives identical PNG bytes twice', () => {
+    ok('a');
+    ok('b');
+    for (const f of ['01.png', '02.png', 'grid.png']) assert.ok(readFileSync(path.join(out('a'), f)).equals(readFileSync(path.join(out('b'), f))), f);
+  });
+
+  it('--prime keeps the first rows of the image codes exactly', async () => {
+    ok('prime');
+    const json = JSON.parse(readFileSync(path.join(out('prime'), 'results.json'), 'utf8'));
+    assert.equal(json.settings.primeRows, 2);
+    const dvae = await loadDvae(path.join(weights.dir, 'dvae'));
+    const s = weights.imageSize;
+    const pixels = await loadImageRgb(primeFile, s);
+    const enc = tf.tidy(() => dvae.encode(imagesToTensor([pixels], s)));
+    const want = Array.from(await enc.data()).slice(0, 2 * weights.gridSize);
+    enc.dispose();
+    dvae.dispose();
+    for (const img of json.images) assert.deepEqual(img.codes.slice(0, 2 * weights.gridSize), want);
+  });
+
+  it('a prompt longer than the text length is truncated with a warning; the default --out is out/<slug>', () => {
+    const r = ok('long');
+    assert.match(r.stderr, /warning: the prompt is longer than the model's 12 text tokens and was truncated/);
+    const dir = path.join(root, 'out', 'a-yellow-sun-with-a-smile-and-a-red-heart-and-a-blue-star');
+    assert.deepEqual(readdirSync(dir).sort(), FILES);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')).truncated, true);
+    assert.doesNotMatch(ok('a').stderr, /truncated/);
+  });
+});
