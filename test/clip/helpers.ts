@@ -85,7 +85,7 @@ export async function writeSyntheticFolder(dir: string, size: number): Promise<s
   return files;
 }
 
-export const TRAIN_STEPS = 150;
+export const TRAIN_STEPS = 40;
 
 let trained: Promise<{ root: string; run: string; exported: string; tokenizer: string; data: string; files: string[] }> | undefined;
 
@@ -120,7 +120,7 @@ export function trainedTinyClip(): Promise<{ root: string; run: string; exported
       learningRate: 3e-3,
       warmupSteps: 10,
       weightDecay: 0,
-      checkpointEvery: 50,
+      checkpointEvery: 20,
       logEvery: 10,
       seed: 5,
       resume: false,
