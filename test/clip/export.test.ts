@@ -79,3 +79,35 @@ describe('clip export (transformers.js layout)', function () {
     await assert.rejects(loadClipScorer(path.join(dir, 'nope')), /--allow-remote/);
   });
 });
+
+describe('clip export with the project tokenizer (@dalle/data byte-level BPE)', function () {
+  this.timeout(CLI);
+
+  it('transformers.js tokenises like encodeText, so prompts embed the same as in TensorFlow.js (1e-4)', async () => {
+    const { trainTextTokenizer, loadTextTokenizer, encodeText } = await import('@dalle/data');
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'clip-bpe-'));
+    try {
+      const captions = ['a red square', 'a blue circle', 'a smiling face with sunglasses', 'two cats on a mat', 'The Red Car'];
+      await trainTextTokenizer(captions, { outDir: path.join(dir, 'tok'), vocabSize: 300 });
+      const tok = await loadTextTokenizer(path.join(dir, 'tok'));
+      const cfg = tinyConfig({ textVocabSize: tok.vocabSize, padId: tok.padId, textSeqLen: 12 });
+      const model = new ClipModel(cfg, 5);
+      await exportTransformersJs(model, path.join(dir, 'tok'), path.join(dir, 'out'));
+      const scorer = await loadClipScorer(path.join(dir, 'out'));
+      try {
+        const texts = ['A  Red SQUARE', 'two cats', 'a smiling face with sunglasses on a very long line of words that gets truncated', 'zebra!'];
+        const ids = tf.tensor2d(texts.map((t) => Array.from(encodeText(tok, t, cfg.textSeqLen!).ids)), [texts.length, cfg.textSeqLen!], 'int32');
+        const want = embedTexts(model, ids);
+        const got = await scorer.embedTexts(texts);
+        const d = maxAbsDiff(got, want);
+        assert.ok(d < TOL, `text embeddings differ by ${d}`);
+        tf.dispose([ids, want, got]);
+      } finally {
+        await scorer.dispose();
+        model.dispose();
+      }
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
