@@ -26,7 +26,7 @@ describe('e2e/dalle-sample', function () {
   before(async function () {
     this.timeout(CLI);
     root = mkdtempSync(path.join(tmpdir(), 'dalle-sample-e2e-'));
-    weights = await makeTinyWeights({ dir: path.join(root, 'weights') });
+    weights = await makeTinyWeights({ dir: path.join(root, 'weights'), clip: true });
     const s = weights.imageSize;
     const pixels = Float32Array.from({ length: s * s * 3 }, (_, i) => ((i * 7919) % 101) / 100);
     primeFile = path.join(root, 'prime.png');
@@ -36,6 +36,8 @@ describe('e2e/dalle-sample', function () {
       a: () => runBin(BIN, ['a red heart', ...common, '--seed', '7', '--out', out('a'), '--json', '-v']),
       b: () => runBin(BIN, ['a red heart', ...common, '--seed', '7', '--out', out('b')]),
       prime: () => runBin(BIN, ['a red heart', ...common, '--prime', primeFile, '--prime-rows', '2', '--out', out('prime')]),
+      // No --clip: the weights folder's own CLIP reranks.
+      clip: () => runBin(BIN, ['a blue star', '--weights', weights.dir, '-n', '2', '--candidates', '3', '--batch-size', '3', '--cond-scale', '1', '--out', out('clip')]),
       // A long prompt, and no --out: out/<slug> under the working folder.
       long: () => runBin(BIN, [LONG_PROMPT, ...common], { cwd: root }),
     };
@@ -70,6 +72,15 @@ describe('e2e/dalle-sample', function () {
     for (const k of ['load', 'sample', 'decode', 'rerank', 'png', 'write']) assert.equal(typeof json.timingsMs[k], 'number', k);
     assert.match(r.stderr, /timings \(ms\): load \d+/, '-v prints the phase timings');
     assert.match(r.stderr, /sampling .*32\/32/, 'a progress bar over the 2 x 16 tokens');
+  });
+
+  it('reranks with <weights>/clip by default, best CLIP score first', () => {
+    ok('clip');
+    const json = JSON.parse(readFileSync(path.join(out('clip'), 'results.json'), 'utf8'));
+    assert.equal(json.settings.reranker, path.join(weights.dir, 'clip'));
+    const scores: number[] = json.candidates.map((c: { clipScore: number }) => c.clipScore);
+    assert.ok(scores.every((v) => typeof v === 'number'));
+    assert.deepEqual(json.images.map((i: { clipScore: number }) => i.clipScore), [...scores].sort((a, b) => b - a).slice(0, 2));
   });
 
   it('a fixed seed gives identical PNG bytes twice', () => {

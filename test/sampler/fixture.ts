@@ -1,6 +1,8 @@
 // A tiny weights folder built in a temp dir through the other packages' library functions:
 // a BPE tokenizer trained on a few captions, a random tiny dVAE (16x16 images, 4x4 grid, K 32)
-// and a random tiny transformer sized to both, plus manifest.json. `change` makes mismatched folders.
+// and a random tiny transformer sized to both, optionally a random tiny CLIP (transformers.js
+// layout), plus manifest.json. `change` makes mismatched folders.
+import { ClipModel, CLIP_PRESETS, exportTransformersJs } from '@dalle/clip';
 import { trainTextTokenizer } from '@dalle/data';
 import { dvaeIdentity, Dvae, DVAE_PRESETS, saveDvae } from '@dalle/dvae';
 import { createTransformer, disposeTransformer, resolveTransformerConfig, saveTransformer, TRANSFORMER_PRESETS, type TransformerConfig } from '@dalle/transformer';
@@ -18,7 +20,7 @@ export interface TinyWeights {
   imageSize: number;
 }
 
-export async function makeTinyWeights(options: { dir?: string; seed?: number; transformer?: Partial<TransformerConfig>; manifest?: Record<string, unknown> } = {}): Promise<TinyWeights> {
+export async function makeTinyWeights(options: { dir?: string; seed?: number; transformer?: Partial<TransformerConfig>; manifest?: Record<string, unknown>; clip?: boolean } = {}): Promise<TinyWeights> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'sampler-weights-'));
   const seed = options.seed ?? 1;
   const textSeqLen = 12; // "a red heart" is 9 tokens under this small BPE
@@ -39,6 +41,12 @@ export async function makeTinyWeights(options: { dir?: string; seed?: number; tr
   const model = createTransformer(cfg, seed);
   await saveTransformer(path.join(dir, 'transformer'), model, { tokenizerId: tok.identity, dvaeId });
   disposeTransformer(model);
+  if (options.clip) {
+    // A random tiny CLIP on the same tokenizer, exported in the transformers.js layout (clip/).
+    const clip = new ClipModel({ ...CLIP_PRESETS.tiny, imageSize: facts.imageSize, textVocabSize: tok.vocabSize }, seed);
+    await exportTransformersJs(clip, path.join(dir, 'tokenizer'), path.join(dir, 'clip'));
+    clip.dispose();
+  }
   const manifest = { name: 'tiny-fixture', version: '0.0.0', ...facts, tokenizerId: tok.identity, ...options.manifest };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return { dir, ...facts };

@@ -83,3 +83,24 @@ describe('sampler/pipeline', function () {
     await assert.rejects(loadPipeline(path.join(root, 'nothing')), /does not exist/);
   });
 });
+
+describe('sampler/pipeline with CLIP', function () {
+  this.timeout(TRAINING);
+  let root: string;
+  before(() => (root = mkdtempSync(path.join(tmpdir(), 'sampler-clip-'))));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('reranks with the weights folder clip/ by default: best CLIP score first', async () => {
+    const w = await makeTinyWeights({ dir: path.join(root, 'w'), clip: true });
+    const p = await loadPipeline(w.dir);
+    try {
+      assert.equal(p.rerankerName, path.join(w.dir, 'clip'));
+      const r = await generate('a red heart', { pipeline: p, n: 3, numCandidates: 4, batchSize: 3 });
+      const scores = r.candidates.map((c) => c.clipScore!);
+      assert.ok(scores.every((s) => Number.isFinite(s)));
+      assert.deepEqual(r.images.map((i) => i.clipScore), [...scores].sort((a, b) => b - a).slice(0, 3));
+    } finally {
+      await p.dispose();
+    }
+  });
+});
