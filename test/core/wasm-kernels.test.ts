@@ -139,7 +139,7 @@ describe('wasm kernels', function () {
     }
   });
 
-  it('Conv2D gradients (Conv2DBackpropInput/Filter): filters 1x1, 3x3, 4x4, strides 1-2, same/valid, batch 3', async () => {
+  it('Conv2D gradients (Conv2DBackpropInput/Filter): filters 1x1 to 4x4, strides 1-2, same/valid, batch 3', async () => {
     const configs: [number, number, 'same' | 'valid', number, number][] = [
       // [filter size, stride, pad, Cin, Cout]
       [1, 1, 'valid', 4, 6],
@@ -148,6 +148,8 @@ describe('wasm kernels', function () {
       [4, 2, 'same', 3, 5],
       [3, 2, 'valid', 4, 6],
       [4, 1, 'valid', 5, 2],
+      [4, 1, 'same', 3, 4], // asymmetric 'same' padding (1 before, 2 after)
+      [2, 1, 'same', 4, 3],
     ];
     for (const [k, s, pad, cin, cout] of configs) {
       const inputs: Inputs = { x: floats(rng, [3, 7, 5, cin]), w: floats(rng, [k, k, cin, cout]) };

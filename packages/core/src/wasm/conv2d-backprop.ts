@@ -3,6 +3,7 @@
 // forward pass of conv2dTranspose) is a scalar loop at about 0.5 GFLOP/s.
 //   filter: dW[kh*kw*Cin, Cout] = cols(x)^T . dy        (cols: one row per output pixel)
 //   input:  dx = col2im(dy . W^T)                       (scatter-add of each row's patch)
+//           or, at stride 1, a forward XNNPACK convolution of dy with the flipped filter.
 // Batches are split into chunks of about CHUNK_ROWS output pixels: XNNPACK streams the whole
 // reduction dimension per output tile, so a long one (all pixels of a batch) falls out of cache.
 import * as tf from '@tensorflow/tfjs-core';
@@ -160,6 +161,27 @@ export function makeConv2DBackpropFilter(stockMatMul: WasmKernelFunc): WasmKerne
   };
 }
 
+/**
+ * Stride 1: dx is a forward convolution of dy with the filter flipped in space and with its
+ * channel axes swapped, padded by (filter - 1 - pad) so the output has the input's size. That
+ * runs on XNNPACK's convolution. Returns undefined when a needed padding would be negative.
+ */
+function backpropInputByConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, c: ConvInfo): TensorInfo | undefined {
+  if (c.strideHeight !== 1 || c.strideWidth !== 1 || c.dilationHeight !== 1 || c.dilationWidth !== 1) return undefined;
+  const top = c.filterHeight - 1 - c.padInfo.top;
+  const left = c.filterWidth - 1 - c.padInfo.left;
+  const bottom = c.inHeight - c.outHeight - top + c.filterHeight - 1;
+  const right = c.inWidth - c.outWidth - left + c.filterWidth - 1;
+  if (Math.min(top, left, bottom, right) < 0) return undefined;
+  const flipped = callKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] }); // [kh, kw, Cin, Cout]
+  const swapped = callKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh, kw, Cout, Cin]
+  free(backend, flipped);
+  const pad = [[0, 0], [top, bottom], [left, right], [0, 0]] as tf.backend_util.ExplicitPadding;
+  const dx = callKernel(backend, 'Conv2D', { x: dy, filter: swapped }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] });
+  free(backend, swapped);
+  return dx;
+}
+
 /** Conv2DBackpropInput for wasm (also conv2dTranspose's forward pass). */
 export function makeConv2DBackpropInput(stockMatMul: WasmKernelFunc): WasmKernelFunc {
   return ({ inputs, backend, attrs }: WasmKernelArgs): TensorInfo => {
@@ -167,6 +189,8 @@ export function makeConv2DBackpropInput(stockMatMul: WasmKernelFunc): WasmKernel
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     checkNhwc('Conv2DBackpropInput', dataFormat);
     const c = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const viaConv = backpropInputByConv(backend, dy, filter, c);
+    if (viaConv) return viaConv;
     const rowLen = c.filterHeight * c.filterWidth * c.inChannels;
     const wT = transposeLastTwo(backend, viewAs(filter, [rowLen, c.outChannels])); // [Cout, kh*kw*Cin]
     const dx = backend.makeOutput([...inputShape], 'float32');
