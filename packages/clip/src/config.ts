@@ -56,7 +56,7 @@ export const CLIP_DEFAULTS: ClipConfig = {
 };
 
 export const CLIP_PRESETS = {
-  /** Tests: about 60 K parameters with textVocabSize 64; trains in seconds. */
+  /** Tests: about 24 K parameters with textVocabSize 64; trains in seconds. */
   tiny: {
     imageSize: 16,
     patchSize: 4,
