@@ -45,6 +45,16 @@ describe('sampler/pipeline', function () {
     assert.equal(tf.memory().numTensors - before, dvaeLeak);
   });
 
+  it('generate() without a pipeline loads the weights folder itself and frees it', async () => {
+    const opts = { weights: weights.dir, clip: 'none', n: 1, numCandidates: 2, seed: 3 };
+    await generate('a red heart', opts); // warms the transformer's per-shape caches
+    const before = tf.memory().numTensors;
+    const r = await generate('a red heart', opts);
+    assert.equal(r.images.length, 1);
+    assert.ok(r.timings.loadMs > 0);
+    assert.equal(tf.memory().numTensors - before, dvaeLeak);
+  });
+
   it('an injected reranker puts the highest score first', async () => {
     const byBrightness: Reranker = {
       async score(_prompt, images) {

@@ -32,7 +32,13 @@ export interface PrimeOptions {
 }
 
 export interface GenerateOptions extends Partial<SamplerConfig> {
-  pipeline: Pipeline;
+  /** Loaded models (loadPipeline); without one, generate loads `weights` and frees it afterwards. */
+  pipeline?: Pipeline;
+  /** Weights folder to load when no pipeline is given (default: the repository weights/). */
+  weights?: string;
+  /** Reranker when loading here: 'none', a CLIP folder / hub id, or a Reranker (see LoadPipelineOptions). */
+  clip?: string | Reranker;
+  allowRemote?: boolean;
   prime?: PrimeOptions;
   /** Called with (tokens done, tokens total) as image codes are produced. */
   onProgress?: (done: number, total: number) => void;
@@ -133,9 +139,20 @@ async function decodeCodes(tok: ImageTokenizer, codes: Int32Array, B: number): P
  * Generates images for `prompt`: samples `numCandidates` candidates `batchSize` at a time,
  * decodes them, scores them with the pipeline's reranker, keeps the best `n`.
  */
-export async function generate(prompt: string, options: GenerateOptions): Promise<GenerateResult> {
-  const { pipeline: p } = options;
+export async function generate(prompt: string, options: GenerateOptions = {}): Promise<GenerateResult> {
   if (prompt.trim() === '') throw new UsageError('the prompt is empty: describe the image to generate, e.g. "a red heart"');
+  if (options.pipeline) return generateWith(options.pipeline, prompt, options);
+  resolveSamplerConfig(options); // fail fast, before loading
+  const { loadPipeline } = await import('./pipeline.ts');
+  const p = await loadPipeline(options.weights, { clip: options.clip, allowRemote: options.allowRemote });
+  try {
+    return await generateWith(p, prompt, options);
+  } finally {
+    await p.dispose();
+  }
+}
+
+async function generateWith(p: Pipeline, prompt: string, options: GenerateOptions): Promise<GenerateResult> {
   const cfg = resolveSamplerConfig(options, { codebookSize: p.prior.codebookSize });
   const timings: PhaseTimings = { loadMs: p.loadMs, primeMs: 0, sampleMs: 0, decodeMs: 0, rerankMs: 0, pngMs: 0 };
   const tok = p.imageTokenizer;
