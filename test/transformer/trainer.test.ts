@@ -60,7 +60,7 @@ describe('transformer trainer', function () {
   it('overfits 8 caption/image pairs, then greedy decoding through the cache returns every image', async () => {
     const data = memoryDataset(tiny, 8, 3);
     const model = createTransformer(tiny, 11);
-    const config = resolveTrainConfig({ steps: 150, batchSize: 8, learningRate: 1e-2, warmupSteps: 10, weightDecay: 0, logEvery: 50, checkpointEvery: 1000 });
+    const config = resolveTrainConfig({ steps: 70, batchSize: 8, learningRate: 1e-2, warmupSteps: 10, weightDecay: 0, logEvery: 50, checkpointEvery: 1000 });
     const result = await trainTransformer({ model, config, train: data, createOrder: createEpochOrder });
     const last = result.history.at(-1)!;
     assert.ok(last.image < 0.05, `image loss ${last.image}`);
@@ -112,6 +112,41 @@ describe('transformer trainer', function () {
     assert.deepEqual(log.filter((e) => e.loss !== undefined).map((e) => e.step), [1, 2, 3, 4, 5, 6, 7, 8]);
     disposeTransformer(full);
     disposeTransformer(ckpt.model);
+  });
+
+  it('gradient accumulation: 2 micro-batches of 4 make the same step as one batch of 8', () => {
+    const data = memoryDataset(tiny, 8, 6);
+    const run = (batchSize: number, gradAccumSteps: number) => {
+      const model = createTransformer(tiny, 3);
+      const trainer = new TransformerTrainer(model, data, resolveTrainConfig({ batchSize, gradAccumSteps, warmupSteps: 0, learningRate: 1e-2, seed: 2 }), createEpochOrder);
+      const stats = trainer.trainStep();
+      const kernel = model.params['blocks.1.mlp.fc.kernel'].dataSync().slice();
+      trainer.dispose();
+      disposeTransformer(model);
+      return { stats, kernel };
+    };
+    const one = run(8, 1);
+    const two = run(4, 2);
+    assert.ok(Math.abs(one.stats.loss - two.stats.loss) < 1e-5, `${one.stats.loss} vs ${two.stats.loss}`);
+    assert.ok(Math.abs(one.stats.gradNorm - two.stats.gradNorm) < 1e-4 * one.stats.gradNorm);
+    assert.equal(one.stats.tokens, two.stats.tokens);
+    one.kernel.forEach((v, i) => assert.ok(Math.abs(v - two.kernel[i]) < 1e-5, `kernel[${i}] ${v} vs ${two.kernel[i]}`));
+  });
+
+  it('caption dropout 1 trains on empty captions only: the real captions make no difference', () => {
+    const cfg = resolveTransformerConfig({ ...TRANSFORMER_PRESETS.tiny, captionDropout: 1 });
+    const a = memoryDataset(cfg, 4, 1);
+    const b = memoryDataset(cfg, 4, 1);
+    const other = { ...b, batch: (indices: number[]) => ({ ...b.batch(indices), text: a.batch(indices.map((i) => (i + 1) % 4)).text }) };
+    const losses = [a, other].map((data) => {
+      const model = createTransformer(cfg, 3);
+      const trainer = new TransformerTrainer(model, data, resolveTrainConfig({ batchSize: 4, seed: 1 }), createEpochOrder);
+      const l = [trainer.trainStep().loss, trainer.trainStep().loss];
+      trainer.dispose();
+      disposeTransformer(model);
+      return l;
+    });
+    assert.deepEqual(losses[0], losses[1]);
   });
 
   it('an interrupt (abort signal) writes a checkpoint and stops', async () => {

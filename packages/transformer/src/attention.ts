@@ -18,9 +18,9 @@ export interface KeyValue {
   values: tf.Tensor4D; // [B, numHeads, P, headDim]
 }
 
-/** x @ kernel + bias on rows: [M, in] -> [M, out]. */
+/** x @ kernel + bias on rows: [M, in] -> [M, out] (one fused kernel: no separate bias pass). */
 export function dense(x: tf.Tensor2D, p: DenseParams): tf.Tensor2D {
-  return tf.add(tf.matMul(x, p.kernel), p.bias);
+  return tf.fused.matMul({ a: x, b: p.kernel, bias: p.bias }) as tf.Tensor2D;
 }
 
 /**
