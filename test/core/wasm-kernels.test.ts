@@ -183,6 +183,31 @@ describe('wasm kernels', function () {
     await expectParity('unsortedSegmentSum int32', { x: xi, ids: ints([1, 1, 0, 3, 1, 0]) }, (t) => tf.unsortedSegmentSum(t.x, t.ids as tf.Tensor1D, 5));
   });
 
+  it('GatherV2: axes 0 and 1, 2-D indices, int32 values, gradients; bad indices throw', async () => {
+    const idx = { shape: [2, 3], dtype: 'int32' as const, data: Int32Array.from([3, 0, 3, 1, 4, 0]) };
+    await expectParity('gather axis 0', { x: floats(rng, [5, 2, 3]), idx, dy: floats(rng, [2, 3, 2, 3]) }, (t) =>
+      valueAndGrads(t, ['x'], (x) => tf.gather(x, t.idx), t.dy),
+    );
+    await expectParity('gather axis 1', { x: floats(rng, [2, 5, 3]), idx, dy: floats(rng, [2, 2, 3, 3]) }, (t) =>
+      valueAndGrads(t, ['x'], (x) => tf.gather(x, t.idx, 1), t.dy),
+    );
+    await expectParity('gather int32', { x: { shape: [4], dtype: 'int32', data: Int32Array.from([7, -1, 9, 4]) }, idx: ints([3, 3, 0]) }, (t) => tf.gather(t.x, t.idx));
+    await tf.setBackend('wasm');
+    assert.throws(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([1, 3], 'int32'))), /index 3/);
+  });
+
+  it('Tanh and Pow (scalar integer exponents): values and gradients', async () => {
+    const x = floats(rng, [7, 5], 6);
+    x.data[0] = 0;
+    x.data[1] = 1e-6;
+    x.data[2] = -30;
+    await expectParity('tanh', { x, dy: floats(rng, [7, 5]) }, (t) => valueAndGrads(t, ['x'], (v) => tf.tanh(v), t.dy));
+    for (const n of [1, 2, 3, 4, 2.5]) {
+      await expectParity(`pow ${n}`, { x: floats(rng, [7, 5], 2), dy: floats(rng, [7, 5]) }, (t) => valueAndGrads(t, ['x'], (v) => tf.pow(n === 2.5 ? tf.abs(v) : v, n), t.dy));
+    }
+    await expectParity('pow tensor exponent', { x: floats(rng, [4, 3], 2), e: floats(rng, [3], 2) }, (t) => tf.pow(tf.abs(t.x), t.e));
+  });
+
   it('LogSoftmax kernel matches tf.logSoftmax, values and gradient', async () => {
     const inputs: Inputs = { x: floats(rng, [5, 3, 11], 4), dy: floats(rng, [5, 3, 11]) };
     const viaKernel = (x: tf.Tensor) => tf.engine().runKernel('LogSoftmax', { logits: x }, { axis: -1 }) as tf.Tensor;
@@ -249,6 +274,9 @@ describe('wasm kernels', function () {
       tf.engine().runKernel('LogSoftmax', { logits: a }, { axis: -1 });
       tf.einsum('bij,bik->bjk', a, b);
       tf.einsum('ij->j', tf.reshape(a, [18, 5]));
+      tf.gather(a, tf.tensor1d([2, 0], 'int32'), 1);
+      tf.tanh(a);
+      tf.pow(a, 3);
     });
     assert.equal(backend.numDataIds(), before, 'every intermediate freed');
     tf.dispose([x, w, a, b]);
