@@ -75,6 +75,31 @@ describe('clip export (transformers.js layout)', function () {
     });
   }
 
+  it('scorer: similarity, score and classify agree and leave no tensors behind', async () => {
+    const scorer = await loadClipScorer(path.join(dir, 'out'));
+    try {
+      const pairs = syntheticPairs(cfg.imageSize!).slice(0, 3);
+      const images = imagesToTensor(pairs.map((p) => p.image), cfg.imageSize!);
+      const labels = ['a red square', 'a blue circle'];
+      const sims = await expectNoLeak(() => scorer.similarity(images, labels), 1);
+      assert.deepEqual(sims.shape, [3, 2]);
+      const rows = sims.arraySync();
+      const scores = await expectNoLeak(() => scorer.score(labels[1], images));
+      scores.forEach((v, i) => assert.ok(Math.abs(v - rows[i][1]) < 1e-6));
+      const probs = await expectNoLeak(() => scorer.classify(images, labels));
+      probs.forEach((p, i) => {
+        const e = labels.map((_, j) => Math.exp(scorer.logitScale * rows[i][j]));
+        const z = e[0] + e[1];
+        p.forEach((v, j) => assert.ok(Math.abs(v - e[j] / z) < 1e-5, `p ${v} vs ${e[j] / z}`));
+      });
+      const asArrays = await scorer.score(labels[1], pairs.map((p) => ({ data: p.image, width: cfg.imageSize!, height: cfg.imageSize! })));
+      asArrays.forEach((v, i) => assert.ok(Math.abs(v - scores[i]) < 1e-6, 'HWC arrays and tensors must score the same'));
+      tf.dispose([sims, images]);
+    } finally {
+      await scorer.dispose();
+    }
+  });
+
   it('refuses a missing folder unless remote loading is allowed', async () => {
     await assert.rejects(loadClipScorer(path.join(dir, 'nope')), /--allow-remote/);
   });

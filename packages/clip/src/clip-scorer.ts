@@ -173,12 +173,15 @@ export async function loadClipScorer(modelIdOrDir: string, options: ClipScorerOp
   if (local) {
     if (!existsSync(path.join(abs, 'config.json'))) throw new UsageError(`${modelIdOrDir} has no config.json: expected a CLIP folder in the transformers.js layout (run clip-export)`);
     const onnx = path.join(abs, 'onnx', `text_model${options.quantized === false ? '' : '_quantized'}.onnx`);
-    if (!existsSync(onnx)) throw new UsageError(`${modelIdOrDir} has no ${path.relative(abs, onnx)}${options.quantized === false ? '' : ' (pass quantized: false / --no-quantized for the float files)'}`);
+    if (!existsSync(onnx)) {
+      const hint = existsSync(path.join(abs, 'model.safetensors')) ? '; it looks like a TensorFlow.js CLIP folder: run clip-export on it' : options.quantized === false ? '' : ' (pass quantized: false / --no-quantized for the float files)';
+      throw new UsageError(`${modelIdOrDir} has no ${path.relative(abs, onnx)}${hint}`);
+    }
     id = path.relative(FS_ROOT, abs);
   } else if (options.allowRemote) {
     id = modelIdOrDir;
   } else {
-    throw new UsageError(`no CLIP folder at ${modelIdOrDir}; to download the hub model "${modelIdOrDir}" pass --allow-remote (allowRemote: true)`);
+    throw new UsageError(`no CLIP folder at ${abs} (make one with clip-train --export or clip-export); to download "${modelIdOrDir}" from the Hugging Face hub instead, pass --allow-remote (allowRemote: true)`);
   }
   const loadOptions = { quantized: options.quantized ?? true };
   env.allowRemoteModels = !local && Boolean(options.allowRemote);
