@@ -11,4 +11,5 @@ describeBadInput('e2e/dalle-sample bad files', 'packages/sampler/bin/dalle-sampl
   ['unwritable --out', ['a heart', '--clip', 'none', '--out', '<file>/sub'], /cannot write to --out/],
   ['unreadable --prime', ['a heart', '--clip', 'none', '--prime', '<file>'], /cannot read the --prime image/],
   ['no CLIP in the weights folder', ['a heart'], /no CLIP model at .*clip: pass --clip none/],
+  ['--clip folder missing', ['a heart', '--clip', 'no/such/clip'], /no CLIP folder at no\/such\/clip: .* a hub id with --allow-remote/],
 ]);

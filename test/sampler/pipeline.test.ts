@@ -91,6 +91,7 @@ describe('sampler/pipeline', function () {
     assert.equal(tf.memory().numTensors - before, cases.length * dvaeLeak, 'only what loadDvae itself leaks');
     await assert.rejects(loadPipeline(weights.dir), /no CLIP model at .*clip: pass --clip none/);
     await assert.rejects(loadPipeline(path.join(root, 'nothing')), /does not exist/);
+    await assert.rejects(loadPipeline(weights.dir, { clip: path.join(root, 'no-clip') }), /no CLIP folder at .*no-clip/);
   });
 });
 

@@ -39,7 +39,9 @@ function rerankerSpec(weightsDir: string, options: LoadPipelineOptions): Reranke
     return { name: dir, allowRemote: false };
   }
   if (clip.trim() === '') throw new UsageError('--clip is empty: give a CLIP model folder, a hub id (with --allow-remote) or none');
-  return { name: clip, allowRemote: options.allowRemote ?? false };
+  const allowRemote = options.allowRemote ?? false;
+  if (!allowRemote && !existsSync(clip)) throw new UsageError(`no CLIP folder at ${clip}: give a transformers.js CLIP folder, none, or a hub id with --allow-remote`);
+  return { name: clip, allowRemote };
 }
 
 async function loadReranker(spec: ReturnType<typeof rerankerSpec>): Promise<{ reranker: Reranker | null; name: string }> {
