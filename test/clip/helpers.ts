@@ -1,6 +1,6 @@
 // Shared fixtures for the CLIP tests: the tiny config, 8 synthetic image/caption pairs (a colour
 // and a shape each), and a tiny word-level tokenizer folder that transformers.js loads offline.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { CLIP_PRESETS, type ClipConfig } from '@dalle/clip';
 
@@ -98,11 +98,7 @@ export function trainedTinyClip(): Promise<{ root: string; run: string; exported
     const { trainClipRun } = await import('@dalle/clip');
     const os = await import('node:os');
     const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'clip-trained-'));
-    process.on('exit', () => {
-      // best effort: synchronous removal at exit
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      import('node:fs').then((fs) => fs.rmSync(root, { recursive: true, force: true }));
-    });
+    process.on('exit', () => rmSync(root, { recursive: true, force: true })); // synchronous: 'exit' runs no async work
     const cfg = tinyConfig();
     const tokenizer = path.join(root, 'tok');
     const data = path.join(root, 'data');
