@@ -41,6 +41,10 @@ export interface GumbelOptions {
 
 /** Relaxed one-hot samples over the last axis: [..., K] logits -> [..., K] weights summing to 1. */
 export function gumbelSoftmax<T extends tf.Tensor>(logits: T, opts: GumbelOptions): T {
+  return tf.tidy(() => gumbelSoftmaxUntidied(logits, opts));
+}
+
+function gumbelSoftmaxUntidied<T extends tf.Tensor>(logits: T, opts: GumbelOptions): T {
   // u in (0, 1) strictly, so that -log(-log(u)) stays finite.
   const u = tf.randomUniform(logits.shape, 1e-6, 1 - 1e-6, 'float32', opts.seed);
   const g = tf.neg(tf.log(tf.neg(tf.log(u))));
