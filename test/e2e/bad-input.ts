@@ -1,5 +1,6 @@
 // Shared runner for "bad input" CLI tests: each case must exit 2 with a one-line message that
 // matches, print no stack trace, and leave its --out folder unwritten.
+import { encodePng } from '@dalle/core';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { inPool, runBin, type CliRun } from './cli.ts';
 /** tfjs-backend-cpu's "install tfjs-node" notice (printed when the cpu backend is created). */
 const TFJS_BANNER = /^=+$|TensorFlow\.js in Node\.js|^Hi, looks like/;
 
-/** Placeholders in args: <weights> a good tiny folder, <mismatched> one whose transformer has K=16, <file> a non-image file. */
+/** Placeholders in args: <weights> a good tiny folder, <mismatched> one whose transformer has K=16, <file> a non-image file, <png> an 8x8 PNG. */
 export type BadInputCase = [name: string, args: string[], message: RegExp];
 
 export function describeBadInput(title: string, bin: string, cases: BadInputCase[]): void {
@@ -29,8 +30,10 @@ export function describeBadInput(title: string, bin: string, cases: BadInputCase
       const mismatched = needs('<mismatched>') ? (await makeTinyWeights({ dir: path.join(root, 'mismatched'), transformer: { imageVocabSize: 16 } })).dir : '';
       const file = path.join(root, 'a-file');
       writeFileSync(file, 'not an image');
+      const png = path.join(root, 'image.png');
+      writeFileSync(png, await encodePng(new Float32Array(8 * 8 * 3).fill(0.5), 8, 8));
       const jobs = cases.map(([name, args]) => async () => {
-        const a = args.map((s) => s.replace('<mismatched>', mismatched).replace('<file>', file).replace('<weights>', weights.dir));
+        const a = args.map((s) => s.replace('<mismatched>', mismatched).replace('<file>', file).replace('<weights>', weights.dir).replace('<png>', png));
         if (!a.includes('--weights')) a.push('--weights', weights.dir);
         if (!a.includes('--out')) a.push('--out', outOf(name));
         results.set(name, await runBin(bin, a));

@@ -94,11 +94,17 @@ export interface GenerateResult {
   timings: PhaseTimings;
 }
 
+/** The priming rows to keep (default half the grid); throws unless in [1, gridSize]. */
+export function resolvePrimeRows(rows: number | undefined, gridSize: number): number {
+  const r = rows ?? Math.max(1, Math.floor(gridSize / 2));
+  if (!Number.isInteger(r) || r < 1 || r > gridSize) throw new UsageError(`primeRows must be an integer in [1, ${gridSize}] (the grid has ${gridSize} rows), got ${r}`);
+  return r;
+}
+
 /** Codes of the first `rows` grid rows of the priming image. */
 async function primeCodes(tok: ImageTokenizer, prime: PrimeOptions): Promise<{ codes: Int32Array; rows: number }> {
   const G = tok.gridSize;
-  const rows = prime.rows ?? Math.floor(G / 2);
-  if (!Number.isInteger(rows) || rows < 1 || rows > G) throw new UsageError(`primeRows must be an integer in [1, ${G}] (the grid has ${G} rows), got ${rows}`);
+  const rows = resolvePrimeRows(prime.rows, G);
   const size = tok.imageSize;
   let pixels: Float32Array;
   if (typeof prime.image === 'string') {

@@ -24,6 +24,7 @@ export type { TokenDecoder, ImagePrior, ImageTokenizer, Reranker, PromptEncoder 
 export {
   generate,
   pipelineFromParts,
+  resolvePrimeRows,
   type Pipeline,
   type PrimeOptions,
   type GenerateOptions,

@@ -64,12 +64,13 @@ const program = createCommand('dalle-sample', 'Generate images for a text prompt
     const log = (line: string) => console.error(line);
 
     // The models' packages load only once the flags are known to be good (bad input fails fast).
-    const [{ loadPipeline }, { generate }] = await Promise.all([import('../pipeline.ts'), import('../generate.ts')]);
+    const [{ loadPipeline }, { generate, resolvePrimeRows }] = await Promise.all([import('../pipeline.ts'), import('../generate.ts')]);
     await setupBackend(opts);
     const weights = opts.weights ?? DEFAULT_WEIGHTS_DIR;
     const pipeline = await loadPipeline(weights, { clip: opts.clip, allowRemote: opts.allowRemote });
     try {
       const cfg = resolveSamplerConfig(partial, { codebookSize: pipeline.prior.codebookSize });
+      if (opts.prime !== undefined) resolvePrimeRows(opts.primeRows, pipeline.imageTokenizer.gridSize);
       log(`dalle-sample: ${JSON.stringify(prompt)} n=${cfg.n} candidates=${cfg.numCandidates} topK=${cfg.topK} topP=${cfg.topP} temperature=${cfg.temperature} condScale=${cfg.condScale} seed=${cfg.seed} batchSize=${cfg.batchSize} reranker=${pipeline.rerankerName}`);
       if (opts.verbose) log(`weights ${pipeline.source} (loaded in ${formatDuration(pipeline.loadMs / 1000)})`);
       const total = cfg.numCandidates * pipeline.prior.imageSeqLen;
