@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
 import { Rng } from '@dalle/core';
 import { clipGuide, codesOfPixels, type GuideFrame, type GuideResult, type StepInfo } from '@dalle/guide';
 import { expectNoLeak } from '../helpers/memory.ts';
@@ -157,3 +158,39 @@ describe('clipGuide', function () {
     }
   });
 });
+
+describe('clipGuide with a trained CLIP', function () {
+  this.timeout(TRAINING);
+
+  it('steers the images toward the prompt: "a blue circle" makes a random dVAE\'s output bluer', async () => {
+    // the tiny CLIP the clip tests train (150 steps on coloured squares and circles), and an untrained dVAE
+    const { trainedTinyClip } = await import('../clip/helpers.ts');
+    const { loadClip } = await import('@dalle/clip');
+    const { loadTextTokenizer } = await import('@dalle/data');
+    const t = await trainedTinyClip();
+    const clip = await loadClip(path.join(t.run, 'final'));
+    const tokenizer = await loadTextTokenizer(t.tokenizer);
+    const m = tinyModels(1);
+    const blueness = async (images: tf.Tensor4D) => {
+      const rgb = tf.tidy(() => tf.mean(images, [0, 1, 2]));
+      const [r, g, b] = Array.from(await rgb.data());
+      rgb.dispose();
+      return b - Math.max(r, g);
+    };
+    try {
+      const options = { dvae: m.dvae, clip, tokenizer, n: 2, cutouts: 8, seed: 0 };
+      const start = await clipGuide('a blue circle', { ...options, steps: 0 });
+      const end = await clipGuide('a blue circle', { ...options, steps: 30, lr: 0.2 });
+      const before = await blueness(start.images);
+      const after = await blueness(end.images);
+      assert.ok(after > before + 0.1 && after > 0.1, `blue minus the larger of red and green: ${before.toFixed(3)} at the start, ${after.toFixed(3)} after 30 steps`);
+      assert.ok(mean(end.stepScores.slice(-5)) > mean(end.stepScores.slice(0, 5)) + 0.1, `step scores ${end.stepScores.map((x) => x.toFixed(2)).join(' ')}`);
+      assert.ok(mean(end.scores) > mean(start.scores), `final scores ${end.scores} vs start ${start.scores}`);
+      [start, end].forEach(disposeResult);
+    } finally {
+      clip.dispose();
+      m.dispose();
+    }
+  });
+});
+

@@ -5,7 +5,7 @@
 // argmax code grid, so it is a valid token grid that the dVAE (and the transformer) understand.
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients, Rng, UsageError } from '@dalle/core';
-import { ClipModel } from '@dalle/clip';
+import type { ClipModel } from '@dalle/clip';
 import { encodeText, type TextTokenizer } from '@dalle/data';
 import { Adam, gumbelSoftmax } from '@dalle/dvae';
 import { resolveGuideConfig, temperatureAt, type GuideConfig } from './config.ts';
@@ -132,7 +132,8 @@ export async function clipGuide(prompt: string, options: GuideOptions): Promise<
   const cfg = resolveGuideConfig(partial);
   if (typeof prompt !== 'string' || prompt.trim() === '') throw new UsageError('the prompt is empty: describe the image to generate, e.g. "a red heart"');
   registerGradients(); // the Node build of tfjs-core registers no gradients by itself
-  const clip = clipIn instanceof ClipModel ? clipEmbedder(clipIn) : clipIn;
+  // by shape, not instanceof: a test or CLI may hold a second copy of the clip module (ESM and CJS)
+  const clip = typeof (clipIn as ClipEmbedder).embedImages === 'function' ? (clipIn as ClipEmbedder) : clipEmbedder(clipIn as ClipModel);
   const T = dvae.gridSize * dvae.gridSize; // grid positions
   const K = dvae.codebookSize; // codes
   const size = dvae.imageSize;
