@@ -3,6 +3,7 @@
 // resumed run continues exactly. tf.train.adam's state is awkward to serialise.
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError, type NamedTensors, tensorToData, dataToTensor } from '@dalle/core';
+import { variableFrom } from './params.ts';
 
 export interface AdamOptions {
   beta1?: number;
@@ -24,8 +25,8 @@ export class Adam {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     for (const [k, x] of Object.entries(vars)) {
-      this.m[k] = tf.variable(tf.zerosLike(x), false);
-      this.v[k] = tf.variable(tf.zerosLike(x), false);
+      this.m[k] = variableFrom(tf.zerosLike(x), undefined, false);
+      this.v[k] = variableFrom(tf.zerosLike(x), undefined, false);
     }
   }
 

@@ -79,9 +79,16 @@ export function initDvaeParams(cfg: DvaeConfig, seed: number): DvaeParams {
       std = 1;
     }
     if (std > 0) for (let i = 0; i < size; i++) values[i] = rng.normal() * std;
-    params[key] = tf.variable(tf.tensor(values, shape, 'float32'), true, `${prefix}/${key}`);
+    params[key] = variableFrom(tf.tensor(values, shape, 'float32'), `${prefix}/${key}`);
   }
   return params;
+}
+
+/** A trainable variable holding `t`'s values; disposes `t` (tf.variable keeps its input alive). */
+export function variableFrom(t: tf.Tensor, name?: string, trainable = true): tf.Variable {
+  const v = tf.variable(t, trainable, name);
+  t.dispose();
+  return v;
 }
 
 export function convParams(params: DvaeParams, key: string): ConvParams {

@@ -11,6 +11,7 @@ import { Dvae } from './dvae.ts';
 import { checkDvaeConfigMatch, loadDvae, saveDvae } from './io.ts';
 import { psnr } from './loss.ts';
 import { klWeightAt, learningRateAt, resolveDvaeTrainConfig, temperatureAt, type DvaeTrainConfig } from './train-config.ts';
+import { variableFrom } from './params.ts';
 import { trainStep, type StepMetrics } from './train-step.ts';
 
 /** Training images: HWC RGB of imageSize^2 * 3 values, bytes (0..255) or floats in [0, 1]. */
@@ -233,7 +234,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
     if (args.init) {
       const cfg = resolveDvaeConfig({ ...args.init.config, ...args.config });
       checkDvaeConfigMatch(args.init.config, cfg, 'the --init model');
-      dvae = new Dvae(cfg, Object.fromEntries(Object.entries(args.init.params).map(([k, v]) => [k, tf.variable(v.clone(), true)])));
+      dvae = new Dvae(cfg, Object.fromEntries(Object.entries(args.init.params).map(([k, v]) => [k, variableFrom(v.clone())])));
     } else {
       dvae = Dvae.create(resolveDvaeConfig(args.config), train.seed);
     }
