@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { UsageError } from './errors.ts';
+import { ensureGradients } from './gradients.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
 
 export const BACKEND_NAMES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -105,7 +106,11 @@ export async function selectBackend(name?: string, options: { log?: (line: strin
     if (candidate === 'node-gpu') ok = await useNode(true, skipped);
     else if (candidate === 'node') ok = await useNode(false, skipped);
     else if (candidate === 'wasm') ok = await useWasm(skipped);
-    else ok = await tf.setBackend('cpu');
+    else {
+      // PROD silences the cpu backend's "install our node backend" banner; --verbose says the same.
+      tf.env().set('PROD', true);
+      ok = await tf.setBackend('cpu');
+    }
     if (ok) {
       chosen = candidate;
       break;
@@ -113,6 +118,7 @@ export async function selectBackend(name?: string, options: { log?: (line: strin
   }
   if (!chosen) throw new UsageError(`backend "${requested}" is not available here (${skipped.join('; ')}); try --backend auto`);
   await tf.ready();
+  ensureGradients();
   const tfName = tf.getBackend();
   const detail = chosen === 'wasm' ? 'tfjs-backend-wasm (SIMD, 1 thread) + dalle kernel patches' : chosen === 'cpu' ? 'tfjs-backend-cpu (pure JavaScript)' : `libtensorflow via ${chosen === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'}`;
   current = { requested, name: chosen, tfName, skipped, detail };

@@ -2,7 +2,9 @@
 export { selectBackend, currentBackend, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.ts';
 export { registerWasmKernels, WASM_PATCHED_KERNELS } from './wasm-kernels.ts';
 export { registerGradients } from './wasm/gradients.ts';
+export { useThreadedWasm, wasmThreadsCount } from './wasm/threads.ts';
 export { UsageError, check } from './errors.ts';
+export { ensureGradients } from './gradients.ts';
 export { writeFileAtomic, writeDirAtomic } from './fs-atomic.ts';
 export { sha256, sha256File, fnv1a32 } from './hash.ts';
 export { Rng, type RngState } from './rng.ts';
