@@ -4,7 +4,8 @@ import { createCommand, formatDuration, loadImageRgb, parseFloatOption, parseInt
 import * as path from 'node:path';
 import { MAX_IMAGES, resolveSamplerConfig, SAMPLER_DEFAULTS, type SamplerConfig } from '../config.ts';
 import { checkOutputFolder, promptSlug, writeOutputFolder } from '../output-folder.ts';
-import { DEFAULT_WEIGHTS_DIR } from '../weights-folder.ts';
+import { rerankerChoice } from '../reranker-choice.ts';
+import { DEFAULT_WEIGHTS_DIR, readWeightsManifest } from '../weights-folder.ts';
 
 interface SampleOptions {
   images?: number;
@@ -61,12 +62,14 @@ const program = createCommand('dalle-sample', 'Generate images for a text prompt
     const out = opts.out ?? path.join('out', promptSlug(prompt));
     await checkOutputFolder(out);
     if (opts.prime !== undefined) await checkImageFile(opts.prime, '--prime');
+    const weights = path.resolve(opts.weights ?? DEFAULT_WEIGHTS_DIR);
+    await readWeightsManifest(weights);
+    rerankerChoice(weights, { clip: opts.clip, allowRemote: opts.allowRemote });
     const log = (line: string) => console.error(line);
 
-    // The models' packages load only once the flags are known to be good (bad input fails fast).
+    // The models' packages load only once flags and files are known to be good (bad input fails fast).
     const [{ loadPipeline }, { generate, resolvePrimeRows }] = await Promise.all([import('../pipeline.ts'), import('../generate.ts')]);
     await setupBackend(opts);
-    const weights = opts.weights ?? DEFAULT_WEIGHTS_DIR;
     const pipeline = await loadPipeline(weights, { clip: opts.clip, allowRemote: opts.allowRemote });
     try {
       const cfg = resolveSamplerConfig(partial, { codebookSize: pipeline.prior.codebookSize });
