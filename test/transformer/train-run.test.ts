@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '@dalle/core';
 import { TokenDatasetWriter, type TokenDatasetInfo } from '@dalle/data';
-import { createTransformer, disposeTransformer, imageSeqLen, saveTransformer, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
+import { RUN_LOCK_FILE, createTransformer, disposeTransformer, imageSeqLen, saveTransformer, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
 import { CLI, TRAINING } from '../helpers/timeouts.ts';
 import { memoryDataset } from './fixtures.ts';
 
@@ -86,6 +86,16 @@ describe('dalle-train run (runTraining)', function () {
     await assert.rejects(runTraining({ data: [trainA, otherDvae], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/other-dvae: dvaeId is "dvae-b" but .*train-a has "dvae-a"; datasets trained together must agree/));
     await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a"/));
     await assert.rejects(runTraining({ data: [], runDir, preset: 'tiny', quiet: true }), isUsage(/no training data/));
+  });
+
+  it('refuses a run folder that another live trainer holds, and frees it afterwards', async () => {
+    const runDir = path.join(dir, 'runs', 'locked');
+    await fsp.mkdir(runDir, { recursive: true });
+    await fsp.writeFile(path.join(runDir, RUN_LOCK_FILE), String(process.ppid));
+    await assert.rejects(runTraining({ data: [trainA], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), /is in use by another dalle-train \(pid \d+\)/);
+    await fsp.writeFile(path.join(runDir, RUN_LOCK_FILE), '999999999'); // a dead process
+    await runTraining({ data: [trainA], runDir, preset: 'tiny', train: { steps: 1, batchSize: 2 }, quiet: true });
+    await assert.rejects(fsp.access(path.join(runDir, RUN_LOCK_FILE)));
   });
 
   it('warm start with --init keeps the weights and config of the model folder', async () => {

@@ -83,4 +83,4 @@ export {
   type TrainResult,
   type TrainerState,
 } from './trainer.ts';
-export { createEpochOrder, runTraining, type TrainRunOptions, type TrainRunResult } from './train-run.ts';
+export { RUN_LOCK_FILE, createEpochOrder, runTraining, type TrainRunOptions, type TrainRunResult } from './train-run.ts';

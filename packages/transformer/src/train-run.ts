@@ -1,5 +1,6 @@
 // One training run as dalle-train performs it: open and check the token datasets, build, warm-start
 // or resume the model, train with progress and checkpoints, validate, and export the final model.
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Progress, UsageError } from '@dalle/core';
 import { EpochSampler, openTokenDataset, type TokenDataset } from '@dalle/data';
@@ -60,7 +61,42 @@ async function openChecked(dir: string, model: TransformerModel): Promise<TokenD
   return ds;
 }
 
+export const RUN_LOCK_FILE = 'train.lock';
+
+/** Claims runDir for this process, so two trainers never write the same checkpoints; returns the release function. */
+async function lockRun(runDir: string): Promise<() => Promise<void>> {
+  await fsp.mkdir(runDir, { recursive: true });
+  const file = path.join(runDir, RUN_LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fsp.writeFile(file, String(process.pid), { flag: 'wx' });
+      return () => fsp.rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(await fsp.readFile(file, 'utf8').catch(() => ''));
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new UsageError(`${runDir} is in use by another dalle-train (pid ${pid}); wait for it or remove ${file} if it is gone`);
+      await fsp.rm(file, { force: true }); // left by a process that died
+    }
+  }
+  throw new UsageError(`could not lock ${runDir}`);
+}
+
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const release = await lockRun(o.runDir);
+  try {
+    return await runLocked(o);
+  } finally {
+    await release();
+  }
+}
+
+async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   const log = o.log ?? (() => {});
   if (o.data.length === 0) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
   if (o.resume && o.init) throw new UsageError('--resume and --init exclude each other: --resume continues a run, --init starts a new one from a model');

@@ -107,8 +107,12 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
     const onSigint = () => {
       interrupts++;
       if (interrupts > 1) process.exit(130);
-      console.error('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
-      controller.abort();
+      controller.abort(); // first: a failing write to a closed stderr must not lose the interrupt
+      try {
+        console.error('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
+      } catch {
+        // stderr closed; the checkpoint is still written
+      }
     };
     process.on('SIGINT', onSigint);
     try {
