@@ -1,10 +1,11 @@
 // `pnpm bench ops`: GFLOP/s of the ops that dominate dVAE and transformer training (matMul with
 // each transpose, batched attention matmuls, conv2d and both of its gradients, one attention
 // block forward+backward) on the active backend, beside the machine's sgemm ceiling.
-// DALLE_BACKEND picks the backend; DALLE_WASM_PATCHES=0 measures the stock wasm kernels.
+// DALLE_BACKEND picks the backend; DALLE_WASM_PATCHES=0 measures the stock wasm kernels;
+// DALLE_WASM_THREADS=N tries the experimental threaded wasm build with N XNNPACK threads.
 // Options: --quick (fewer repetitions), --only <substring> (run matching cases only).
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '@dalle/core';
+import { selectBackend, useThreadedWasm, wasmThreadsCount } from '@dalle/core';
 
 /** OpenBLAS sgemm 2048 on this machine (docs: PLATFORM.md); the ceiling to compare against. */
 const SGEMM_CEILING_GFLOPS = 130;
@@ -127,12 +128,15 @@ const cases: Case[] = [
   attentionCase(),
 ].filter((c) => !only || c.name.includes(only));
 
+if (process.env.DALLE_WASM_THREADS) useThreadedWasm(Number(process.env.DALLE_WASM_THREADS));
 const info = await selectBackend(process.env.DALLE_BACKEND);
 const patches = info.name === 'wasm' ? (process.env.DALLE_WASM_PATCHES === '0' ? 'stock kernels (DALLE_WASM_PATCHES=0)' : 'with dalle kernel patches') : 'n/a';
-console.log(`backend: ${info.name} (${info.detail}); wasm patches: ${patches}`);
+const threads = info.name === 'wasm' ? `; XNNPACK threads: ${wasmThreadsCount()}` : '';
+console.log(`backend: ${info.name} (${info.detail}); wasm patches: ${patches}${threads}`);
 console.log(`sgemm ceiling on this machine (PLATFORM.md): about ${SGEMM_CEILING_GFLOPS} GFLOP/s`);
 // CPU time beside wall time: on a shared 2-core machine the wall figure drops with others' load,
 // while this process's CPU time (one wasm thread) stays close to what a quiet machine shows.
+// Under DALLE_WASM_THREADS the CPU column sums all threads, so compare wall times there.
 console.log('| op | ms/run (wall) | GFLOP/s (wall) | ms/run (CPU) | GFLOP/s (CPU) | % of ceiling (CPU) |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const c of cases) {

@@ -1,7 +1,7 @@
 // GatherV2 for wasm as one memmove per gathered slice. The stock kernel copies element by
 // element (about 24 ms for a 1536-token embedding lookup from a [1024, 256] table).
 import * as tf from '@tensorflow/tfjs-core';
-import type { TensorInfo, WasmKernelArgs, WasmKernelFunc } from './kernel-utils.ts';
+import { heapBytes, type TensorInfo, type WasmKernelArgs, type WasmKernelFunc } from './kernel-utils.ts';
 
 const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
 
@@ -18,7 +18,7 @@ export function makeGatherV2(stockGather: WasmKernelFunc): WasmKernelFunc {
     const innerBytes = tf.util.sizeFromShape(x.shape.slice(ax + 1)) * bytes;
     const count = tf.util.sizeFromShape(indices.shape);
     const out = backend.makeOutput([...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype);
-    const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8; // after makeOutput
+    const heap = heapBytes(backend); // after makeOutput
     const ids = backend.typedArrayFromHeap(indices) as Int32Array;
     const src = backend.dataIdMap.get(x.dataId)!.memoryOffset;
     let dst = backend.dataIdMap.get(out.dataId)!.memoryOffset;

@@ -62,9 +62,23 @@ export function transposeLastTwo(backend: BackendWasm, t: TensorInfo): TensorInf
   return callKernel(backend, 'Transpose', { x: t }, { perm });
 }
 
-/** The whole wasm heap as floats. Re-read it after any allocation: growing the heap replaces the buffer. */
+/**
+ * The wasm heap's current buffer. Re-read it after any allocation: growing the heap replaces it.
+ * The threaded build exposes its (shared) memory and refreshes HEAPU8 lazily, so prefer the memory.
+ */
+function heapBuffer(backend: BackendWasm): ArrayBufferLike {
+  const m = backend.wasm as unknown as { HEAPU8: Uint8Array; wasmMemory?: { buffer: ArrayBufferLike } };
+  return m.wasmMemory?.buffer ?? m.HEAPU8.buffer;
+}
+
+/** The whole wasm heap as floats (see heapBuffer about re-reading). */
 export function heapFloats(backend: BackendWasm): Float32Array {
-  return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  return new Float32Array(heapBuffer(backend));
+}
+
+/** The whole wasm heap as bytes (see heapBuffer about re-reading). */
+export function heapBytes(backend: BackendWasm): Uint8Array {
+  return new Uint8Array(heapBuffer(backend));
 }
 
 /** Float index of a tensor's first element in heapFloats(). */

@@ -3,7 +3,7 @@
 // into q, k, v), and SplitV and Unpack call that Slice directly.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { TensorInfo, WasmKernelArgs, WasmKernelFunc } from './kernel-utils.ts';
+import { heapBytes, type TensorInfo, type WasmKernelArgs, type WasmKernelFunc } from './kernel-utils.ts';
 
 const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
 
@@ -24,7 +24,7 @@ export function sliceHeap(backend: BackendWasm, x: TensorInfo, begin: number[], 
   let run = 1;
   while (d >= 0 && begin[d] === 0 && size[d] === x.shape[d]) run *= x.shape[d--];
   if (d >= 0) run *= size[d];
-  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8; // after makeOutput
+  const heap = heapBytes(backend); // after makeOutput
   const src0 = backend.dataIdMap.get(x.dataId)!.memoryOffset;
   let dst = backend.dataIdMap.get(out.dataId)!.memoryOffset;
   const runBytes = run * bytes;
