@@ -110,17 +110,24 @@ function hardDecode(dvae: SoftDecoder, logits: tf.Tensor3D): { codes: tf.Tensor2
   return { codes, images: dvae.decode(codes) };
 }
 
-async function frameOf(step: number, codes: tf.Tensor2D, images: tf.Tensor4D): Promise<GuideFrame> {
-  const [n, T] = codes.shape;
-  const [, H, W] = images.shape;
-  const c = (await codes.data()) as Int32Array;
-  const px = (await images.data()) as Float32Array;
-  const per = H * W * 3;
-  return {
-    step,
-    codes: Array.from({ length: n }, (_, b) => c.slice(b * T, (b + 1) * T)),
-    images: Array.from({ length: n }, (_, b) => px.slice(b * per, (b + 1) * per)),
-  };
+/** Hard-decodes the current logits and hands the frame (plain arrays) to `onFrame`. */
+async function emitFrame(step: number, dvae: SoftDecoder, logits: tf.Tensor3D, onFrame: (frame: GuideFrame) => void | Promise<void>): Promise<void> {
+  const { codes, images } = hardDecode(dvae, logits);
+  let frame: GuideFrame;
+  try {
+    const [n, T] = codes.shape; // images, grid positions
+    const per = images.shape[1] * images.shape[2] * 3; // floats per image
+    const c = (await codes.data()) as Int32Array;
+    const px = (await images.data()) as Float32Array;
+    frame = {
+      step,
+      codes: Array.from({ length: n }, (_, b) => c.slice(b * T, (b + 1) * T)),
+      images: Array.from({ length: n }, (_, b) => px.slice(b * per, (b + 1) * per)),
+    };
+  } finally {
+    tf.dispose([codes, images]);
+  }
+  await onFrame(frame);
 }
 
 /**
@@ -151,7 +158,7 @@ export async function clipGuide(prompt: string, options: GuideOptions): Promise<
   });
   const stepScores: number[] = [];
   try {
-    if (onFrame && cfg.frameEvery > 0) await emitFrame(0);
+    if (onFrame && cfg.frameEvery > 0) await emitFrame(0, dvae, logits as tf.Tensor3D, onFrame);
     for (let step = 0; step < cfg.steps; step++) {
       const temperature = temperatureAt(cfg, step);
       const views = drawCutouts(rng, cfg.cutouts, size, cfg);
@@ -169,14 +176,14 @@ export async function clipGuide(prompt: string, options: GuideOptions): Promise<
       });
       try {
         const scores = Array.from(await perImage.data());
-        const score = -(await value.data())[0];
+        const score = scores.reduce((a, b) => a + b, 0) / scores.length; // = -loss
         adam.apply({ logits: grads[logits.name] }, cfg.lr); // variableGrads keys by variable name
         stepScores.push(score);
         onStep?.({ step: step + 1, score, imageScores: scores, temperature });
       } finally {
         tf.dispose([value, perImage, ...Object.values(grads)]);
       }
-      if (onFrame && cfg.frameEvery > 0 && (step + 1) % cfg.frameEvery === 0) await emitFrame(step + 1);
+      if (onFrame && cfg.frameEvery > 0 && (step + 1) % cfg.frameEvery === 0) await emitFrame(step + 1, dvae, logits as tf.Tensor3D, onFrame);
     }
     const { codes, images } = hardDecode(dvae, logits as tf.Tensor3D);
     try {
@@ -192,17 +199,6 @@ export async function clipGuide(prompt: string, options: GuideOptions): Promise<
     adam.dispose();
     logits.dispose();
     text.dispose();
-  }
-
-  async function emitFrame(step: number): Promise<void> {
-    const { codes, images } = hardDecode(dvae, logits as tf.Tensor3D);
-    let frame: GuideFrame;
-    try {
-      frame = await frameOf(step, codes, images);
-    } finally {
-      tf.dispose([codes, images]);
-    }
-    await onFrame!(frame);
   }
 }
 
