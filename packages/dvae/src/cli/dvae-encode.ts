@@ -1,0 +1,91 @@
+// dvae-encode: streams a captioned-image source through the dVAE encoder and writes a token
+// dataset (one record per image-caption pair: text ids, then image codes) for transformer training.
+import { createCommand, parseIntOption, Progress, runCli, setupBackend, UsageError, type FitMode } from '@dalle/core';
+import { encodeText, loadTextTokenizer, openImageSource, TokenDatasetWriter } from '@dalle/data';
+import * as tf from '@tensorflow/tfjs-core';
+import { batchTensor } from '../trainer.ts';
+import { dvaeIdentity, loadDvae } from '../io.ts';
+
+interface Options {
+  backend?: string;
+  verbose?: boolean;
+  dvae: string;
+  tokenizer: string;
+  data: string;
+  out: string;
+  textSeqLen: number;
+  batchSize: number;
+  limit?: number;
+  fit: FitMode;
+  recordsPerShard?: number;
+}
+
+const program = createCommand('dvae-encode', 'Encode captioned images into a token dataset (text ids + dVAE image codes).')
+  .requiredOption('--dvae <dir>', 'dVAE model folder (config.json + model.safetensors)')
+  .requiredOption('--tokenizer <dir>', 'text tokenizer folder (tokenizer.json + tokenizer_config.json)')
+  .requiredOption('--data <spec>', 'captioned images: folder of images + .txt, .tar shard(s), or .jsonl')
+  .requiredOption('--out <dir>', 'token dataset folder to write (replaced atomically when complete)')
+  .option('--text-seq-len <n>', 'text tokens per record (longer captions are truncated, shorter padded)', parseIntOption('--text-seq-len', 1, 4096), 32)
+  .option('--batch-size <n>', 'images per encoder call', parseIntOption('--batch-size', 1, 4096), 32)
+  .option('--limit <n>', 'encode at most N images', parseIntOption('--limit', 1))
+  .option('--fit <mode>', 'how images are made square: cover (centre crop), contain, fill', 'cover')
+  .option('--records-per-shard <n>', 'records per shard file', parseIntOption('--records-per-shard', 1))
+  .action(async (opts: Options) => {
+    if (!['cover', 'contain', 'fill'].includes(opts.fit)) throw new UsageError(`--fit must be cover, contain or fill, got "${opts.fit}"`);
+    await setupBackend(opts);
+    const dvae = await loadDvae(opts.dvae);
+    try {
+      const tok = await loadTextTokenizer(opts.tokenizer);
+      const info = {
+        textSeqLen: opts.textSeqLen,
+        gridSize: dvae.gridSize,
+        codebookSize: dvae.codebookSize,
+        textVocabSize: tok.vocabSize,
+        dvaeId: dvaeIdentity(dvae),
+        tokenizerId: tok.identity,
+      };
+      if (opts.verbose) console.error(`token dataset: ${JSON.stringify(info)}`);
+      const writer = await TokenDatasetWriter.create(opts.out, info, { recordsPerShard: opts.recordsPerShard });
+      const source = openImageSource(opts.data, { imageSize: dvae.imageSize, limit: opts.limit, fit: opts.fit });
+      const progress = new Progress({ total: opts.limit ?? 0, label: 'encode', unit: 'img' });
+      let records = 0;
+      let truncated = 0;
+      let pending: { image: Float32Array; captions: string[] }[] = [];
+      const flush = async () => {
+        if (pending.length === 0) return;
+        const x = batchTensor(pending.map((p) => p.image), dvae.imageSize);
+        const codes = dvae.encode(x);
+        try {
+          const flat = (await codes.data()) as Int32Array;
+          const n = dvae.gridSize ** 2;
+          for (const [b, item] of pending.entries()) {
+            const grid = flat.subarray(b * n, (b + 1) * n);
+            for (const caption of item.captions) {
+              const text = encodeText(tok, caption, opts.textSeqLen);
+              if (text.truncated) truncated++;
+              await writer.add(text.ids, grid);
+              records++;
+            }
+          }
+          progress.tick(pending.length, { records });
+        } finally {
+          tf.dispose([x, codes]);
+        }
+        pending = [];
+      };
+      for await (const item of source) {
+        pending.push(item);
+        if (pending.length >= opts.batchSize) await flush();
+      }
+      await flush();
+      if (records === 0) throw new UsageError(`${opts.data}: no usable images (${source.stats.skipped} skipped)`);
+      await writer.close();
+      progress.finish();
+      const skipped = source.stats.skipped ? `, ${source.stats.skipped} skipped (${JSON.stringify(source.stats.skippedReasons)})` : '';
+      console.log(`wrote ${opts.out}: ${records} records from ${source.stats.yielded} images${skipped}; ${truncated} captions truncated to ${opts.textSeqLen} tokens`);
+    } finally {
+      dvae.dispose();
+    }
+  });
+
+await runCli(program);
