@@ -8,6 +8,13 @@ import * as path from 'node:path';
 import { FAST } from '../helpers/timeouts.ts';
 import { bigramPrior, greyTokenizer } from './fakes.ts';
 
+interface ResultsFile {
+  prompt: string;
+  settings: Record<string, unknown>;
+  images: { file: string }[];
+  timingsMs: Record<string, number>;
+}
+
 describe('sampler/output-folder', function () {
   this.timeout(FAST);
   let root: string;
@@ -45,8 +52,8 @@ describe('sampler/output-folder', function () {
       const json = await writeOutputFolder(out, result, { weights: 'fake' });
       assert.deepEqual(readdirSync(out).sort(), ['01.png', '02.png', '03.png', 'grid.png', 'results.json']);
       assert.ok(readFileSync(path.join(out, '01.png')).equals(result.images[0].png));
-      const parsed = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
-      assert.deepEqual(parsed, json);
+      const parsed = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as ResultsFile;
+      assert.deepEqual({ ...parsed }, json);
       assert.equal(parsed.prompt, 'a thing');
       assert.equal(parsed.settings.numCandidates, 4);
       assert.equal(parsed.settings.weights, 'fake');
