@@ -1,7 +1,7 @@
 // Sampling with the real tiny transformer through its key/value-cache decoder: top-k 1 equals
 // greedy decoding by full forward passes, the self-score equals imageLogLikelihood, no leaks.
 import { argsortDescending, logProbOf, sampleImageBatch, transformerPrior } from '@dalle/sampler';
-import { createTransformer, disposeTransformer, forward, imageSeqLen, imageTokenOffset, transformerLayout, transformerPreset, type TransformerModel } from '@dalle/transformer';
+import { createTransformer, disposeTransformer, forward, imageLogLikelihood, imageSeqLen, imageTokenOffset, transformerLayout, transformerPreset, type TransformerModel } from '@dalle/transformer';
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
 import { expectNoLeak } from '../helpers/memory.ts';
@@ -34,8 +34,8 @@ describe('sampler/transformer-prior', function () {
     assert.deepEqual(s.codes, greedy);
   });
 
-  // Reference: teacher-forced full forward pass, image-code logits sliced out, log-softmax in JS.
-  // (Not imageLogLikelihood: on the wasm backend it returns garbage, see the report.)
+  // Reference: teacher-forced full forward pass, image-code logits sliced out, log-softmax in JS;
+  // and the transformer's imageLogLikelihood.
   it('the self-score equals the mean teacher-forced log-likelihood, with or without guidance', async () => {
     const cfg = model.config;
     const T = cfg.textSeqLen;
@@ -56,6 +56,11 @@ describe('sampler/transformer-prior', function () {
         }
         assert.ok(Math.abs(s.selfScores[b] - sum / N) < 1e-4, `condScale ${condScale} row ${b}: ${s.selfScores[b]} vs ${sum / N}`);
       }
+      // The transformer's own scorer agrees too.
+      const ll = tf.tidy(() => imageLogLikelihood(model, tf.tensor2d([...textIds(), ...textIds()], [2, T], 'int32'), tf.tensor2d(s.codes, [2, N], 'int32')));
+      const ref = await ll.data();
+      ll.dispose();
+      s.selfScores.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) < 1e-4, `imageLogLikelihood row ${i}: ${v} vs ${ref[i]}`));
     }
   });
 
