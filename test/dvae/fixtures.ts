@@ -23,3 +23,37 @@ export function syntheticImages(count: number, size: number, seed = 1): Float32A
   }
   return out;
 }
+
+/** Writes `count` synthetic PNGs with two captions each as an image+.txt folder source. */
+export async function writeImageFolder(dir: string, count: number, size: number, seed = 3): Promise<void> {
+  const { promises: fsp } = await import('node:fs');
+  const { encodePng } = await import('@dalle/core');
+  await fsp.mkdir(dir, { recursive: true });
+  const images = syntheticImages(count, size, seed);
+  for (let i = 0; i < count; i++) {
+    await fsp.writeFile(`${dir}/img${i}.png`, await encodePng(images[i], size, size));
+    await fsp.writeFile(`${dir}/img${i}.txt`, `a box number ${i}\nthe box ${i}`);
+  }
+}
+
+/** Runs one of this package's commands; resolves with its exit code and output. */
+export function runBin(name: string, args: string[], options: { onStderr?: (text: string, child: import('node:child_process').ChildProcess) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return import('node:child_process').then(
+    ({ spawn }) =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [new URL(`../../packages/dvae/bin/${name}.js`, import.meta.url).pathname, ...args], {
+          env: { ...process.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          options.onStderr?.(stderr, child);
+        });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      }),
+  );
+}
