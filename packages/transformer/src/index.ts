@@ -1,4 +1,14 @@
 // @dalle/transformer: public API (explicit named exports only).
+//
+// A decoder-only, pre-LayerNorm transformer over one stream: T text tokens then G x G image codes
+// (DALL-E). Layout decisions (see layout.ts and transformer.ts):
+// - position 0 holds a learned start token and predicts text token 0; position t holds text token
+//   t-1, so the last text position (T) predicts image token 0, and image token j sits at T+1+j;
+// - a pad at text position i is its own token pad_i (TokenLayout.numTextPadTokens = T);
+// - text positions can only emit text ids / pad tokens, image positions only image codes
+//   (logitsMask; training uses one head per part, which is the same distribution);
+// - loss = textLossWeight * text + (1 - textLossWeight) * image; caption dropout trains on the
+//   empty (all-pad) caption, which is what classifier-free guidance feeds as the unconditional row.
 export {
   ATTENTION_PATTERNS,
   TRANSFORMER_DEFAULTS,
