@@ -15,7 +15,9 @@ export interface ProgressOptions {
 
 export class Progress {
   private done = 0;
-  private readonly start = Date.now();
+  /** Count at construction or the last set(): the rate counts only work done since then. */
+  private base = 0;
+  private start = Date.now();
   private lastDraw = 0;
   private drawnAt = -1;
   private metrics = '';
@@ -30,6 +32,8 @@ export class Progress {
   /** Sets the absolute count (e.g. after a resume) without counting it as speed. */
   set(done: number): void {
     this.done = done;
+    this.base = done;
+    this.start = Date.now();
   }
 
   tick(n = 1, metrics?: Record<string, string | number>): void {
@@ -55,7 +59,7 @@ export class Progress {
     this.drawnAt = this.done;
     const { total, label = '', unit = 'it' } = this.opts;
     const elapsed = (Date.now() - this.start) / 1000;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.done - this.base) / elapsed : 0;
     const frac = total > 0 ? Math.min(1, this.done / total) : 0;
     const eta = rate > 0 ? (total - this.done) / rate : Infinity;
     const width = 24;

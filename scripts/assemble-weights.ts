@@ -1,0 +1,121 @@
+// Assembles the shipped weights folder from a finished training run: copies the exported parts
+// (tokenizer/, dvae/, transformer/, clip/), stores float tensors as F16, and writes manifest.json
+// (data and licences, configs, steps, wall time, metrics, sha256 per file). Writes atomically.
+// Usage: tsx scripts/assemble-weights.ts --run runs/default [--out weights] [--eval docs/eval/eval.json]
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readSafetensors, sha256File, writeDirAtomic, encodeSafetensors } from '@dalle/core';
+
+const { values } = parseArgs({
+  options: {
+    run: { type: 'string', default: 'runs/default' },
+    out: { type: 'string', default: 'weights' },
+    eval: { type: 'string' },
+    data: { type: 'string', default: 'data/emoji' },
+  },
+});
+const run = values.run!;
+const exportDir = path.join(run, 'export');
+const PARTS = ['tokenizer', 'dvae', 'transformer', 'clip'] as const;
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p, base)));
+    else out.push(path.relative(base, p));
+  }
+  return out.sort();
+}
+
+/** Copies a part folder, re-encoding model.safetensors with F16 floats. */
+async function copyPart(src: string, dst: string): Promise<void> {
+  await fsp.mkdir(dst, { recursive: true });
+  for (const rel of await listFiles(src)) {
+    const from = path.join(src, rel);
+    const to = path.join(dst, rel);
+    await fsp.mkdir(path.dirname(to), { recursive: true });
+    if (path.basename(rel) === 'model.safetensors') {
+      const { tensors, metadata } = await readSafetensors(from);
+      await fsp.writeFile(to, encodeSafetensors(tensors, { dtype: 'F16', metadata }));
+    } else {
+      await fsp.copyFile(from, to);
+    }
+  }
+}
+
+const sources: Record<string, string> = {
+  tokenizer: path.join(run, 'tokenizer'),
+  dvae: path.join(exportDir, 'dvae'),
+  transformer: path.join(exportDir, 'transformer'),
+  clip: path.join(exportDir, 'clip'),
+};
+for (const part of PARTS) {
+  try {
+    await fsp.access(sources[part]);
+  } catch {
+    console.error(`assemble-weights: missing ${sources[part]} (has the ${part} stage finished?)`);
+    process.exit(2);
+  }
+}
+
+const times = Object.fromEntries(
+  ((await fsp.readFile(path.join(run, 'times.tsv'), 'utf8').catch(() => '')) as string)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'))
+    .map(([stage, secs]) => [stage, Number(secs)]),
+);
+const dataset = await readJson<Record<string, any>>(path.join(values.data!, 'manifest.json'));
+const evalResults = values.eval ? await readJson<Record<string, unknown>>(values.eval) : undefined;
+
+await writeDirAtomic(values.out!, async (tmp) => {
+  const parts: Record<string, unknown> = {};
+  for (const part of PARTS) {
+    await copyPart(sources[part], path.join(tmp, part));
+    const cfg = await readJson<Record<string, any>>(path.join(tmp, part, part === 'tokenizer' ? 'tokenizer_config.json' : 'config.json'));
+    parts[part] = {
+      kind: cfg?.kind ?? part,
+      config: cfg?.config ?? cfg,
+      info: cfg?.info,
+      wallSeconds: times[part],
+    };
+  }
+  const files: Record<string, string> = {};
+  for (const rel of await listFiles(tmp)) files[rel] = await sha256File(path.join(tmp, rel));
+  const manifest = {
+    name: 'dalle-ts emoji-64',
+    version: new Date().toISOString().slice(0, 10),
+    description: 'Default weights: 64x64 emoji from captions. Small and CPU-trained; see README for metrics and limits.',
+    data: dataset && {
+      kind: dataset.kind,
+      sources: dataset.sources,
+      counts: dataset.counts ?? dataset.splits,
+      splitRule: dataset.splitRule,
+      trainedOn: 'train split (Noto + Twemoji); evaluated on val-images',
+    },
+    licences: {
+      weights: 'Apache-2.0 (this project)',
+      trainingData: [
+        'Noto Emoji: Apache-2.0, (c) Google',
+        'Twemoji graphics: CC-BY 4.0, (c) Twitter, Inc. and other contributors; images were resized to 64x64 and composited on white',
+        'emojibase-data: MIT (labels and keywords used in captions)',
+      ],
+    },
+    parts,
+    stageWallSeconds: times,
+    metrics: evalResults,
+    files,
+  };
+  await fsp.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+});
+console.log(`wrote ${values.out}: ${PARTS.join(', ')} + manifest.json`);

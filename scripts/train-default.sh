@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Trains the default emoji-64 model from a fresh clone and writes weights/.
+# Resumable: a finished stage is skipped (its output exists), a training stage that was stopped
+# continues from its latest checkpoint, so the hours this takes on 2 cores can be spread over
+# several runs. Stage wall times go to $RUN/times.tsv (appended per completed run of a stage).
+#
+#   scripts/train-default.sh                 # everything
+#   STAGES="dvae encode" scripts/train-default.sh
+#   DVAE_STEPS=4000 DALLE_STEPS=6000 scripts/train-default.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN=${RUN:-runs/default}
+DATA=${DATA:-data/emoji}
+TOKENS=${TOKENS:-data/emoji-tokens}
+DVAE_STEPS=${DVAE_STEPS:-1600}
+DALLE_STEPS=${DALLE_STEPS:-3000}
+CLIP_STEPS=${CLIP_STEPS:-400}
+STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
+bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
+mkdir -p "$RUN"
+
+# Runs stage $1 (a shell function) unless it is not in $STAGES; records its wall time.
+stage() {
+  local name=$1
+  [[ " $STAGES " == *" $name "* ]] || return 0
+  echo "== $name" >&2
+  local t0=$SECONDS
+  "stage_$name"
+  printf '%s\t%s\n' "$name" "$((SECONDS - t0))" >> "$RUN/times.tsv"
+}
+
+stage_data() {
+  [ -f "$DATA/manifest.json" ] && { echo "$DATA exists" >&2; return; }
+  bin data dalle-data emoji --out "$DATA"
+}
+
+stage_tokenizer() {
+  [ -f "$RUN/tokenizer/tokenizer.json" ] && { echo "$RUN/tokenizer exists" >&2; return; }
+  # Keep the shipped tokenizer when there is one: the shipped transformer's text ids depend on it.
+  if [ -f weights/tokenizer/tokenizer.json ]; then cp -r weights/tokenizer "$RUN/tokenizer"; return; fi
+  bin data tokenizer-train --data "$DATA/train" --out "$RUN/tokenizer"
+}
+
+stage_dvae() {
+  [ -f "$RUN/export/dvae/model.safetensors" ] && { echo "$RUN/export/dvae exists" >&2; return; }
+  if [ -d "$RUN/dvae/checkpoints" ]; then
+    bin dvae dvae-train --resume "$RUN/dvae" --export "$RUN/export/dvae"
+  elif [ -f weights/dvae/model.safetensors ] && [ -z "${RETRAIN_DVAE:-}" ]; then
+    # The shipped dVAE defines the image tokens of the shipped transformer: keep it unless asked.
+    mkdir -p "$RUN/export" && cp -r weights/dvae "$RUN/export/dvae"
+  else
+    bin dvae dvae-train --data "$DATA/train" --val "$DATA/val-images" --out "$RUN/dvae" \
+      --steps "$DVAE_STEPS" --checkpoint-every 200 --val-every 800 --export "$RUN/export/dvae"
+  fi
+}
+
+stage_encode() {
+  for split in train val-images; do
+    [ -f "$TOKENS/$split/manifest.json" ] && { echo "$TOKENS/$split exists" >&2; continue; }
+    bin dvae dvae-encode --dvae "$RUN/export/dvae" --tokenizer "$RUN/tokenizer" --data "$DATA/$split" --out "$TOKENS/$split"
+  done
+}
+
+stage_transformer() {
+  [ -f "$RUN/export/transformer/model.safetensors" ] && { echo "$RUN/export/transformer exists" >&2; return; }
+  local args=(--data "$TOKENS/train" --val "$TOKENS/val-images" --runs-dir "$RUN" --name transformer
+    --steps "$DALLE_STEPS" --warmup-steps 200 --checkpoint-every 200 --val-every 1000 --val-batches 20
+    --export "$RUN/export/transformer")
+  if [ -d "$RUN/transformer/checkpoints" ]; then
+    bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer"
+  elif [ -f weights/transformer/model.safetensors ] && [ -z "${RETRAIN_DALLE:-}" ]; then
+    bin transformer dalle-train "${args[@]}" --init weights/transformer
+  else
+    bin transformer dalle-train "${args[@]}"
+  fi
+}
+
+stage_clip() {
+  [ -f "$RUN/export/clip/config.json" ] && { echo "$RUN/export/clip exists" >&2; return; }
+  local resume=()
+  [ -d "$RUN/clip/checkpoints" ] && resume=(--resume)
+  bin clip clip-train --data "$DATA/train" --tokenizer "$RUN/tokenizer" --out "$RUN/clip" \
+    --steps "$CLIP_STEPS" --warmup 40 --checkpoint-every 25 --export "$RUN/export/clip" "${resume[@]}"
+}
+
+stage_eval() {
+  # Evaluates the freshly trained parts, assembled into a scratch weights folder.
+  npx tsx scripts/assemble-weights.ts --run "$RUN" --out "$RUN/weights-candidate"
+  bin sampler dalle-eval --weights "$RUN/weights-candidate" --images "$DATA/val-images" \
+    --tokens "$TOKENS/val-images" --out "$RUN/eval"
+}
+
+stage_weights() {
+  npx tsx scripts/assemble-weights.ts --run "$RUN" --out weights --eval "$RUN/eval/eval.json"
+  mkdir -p docs
+  [ -f "$RUN/eval/contact-sheet.png" ] && cp "$RUN/eval/contact-sheet.png" docs/contact-sheet.png
+  [ -f "$RUN/eval/eval.md" ] && cp "$RUN/eval/eval.md" docs/eval.md
+  echo "weights/ updated; review docs/eval.md, then commit weights/ and docs/" >&2
+}
+
+stage data
+stage tokenizer
+stage dvae
+stage encode
+stage transformer
+stage clip
+stage eval
+stage weights
