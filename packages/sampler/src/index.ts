@@ -33,3 +33,35 @@ export {
   type CandidateInfo,
   type PhaseTimings,
 } from './generate.ts';
+export {
+  recallAtK,
+  retrievalRecall,
+  meanRecall,
+  consecutiveGroups,
+  transposeMatrix,
+  rPrecision,
+  histogramPerplexity,
+  psnrFromMse,
+  conditionalGainOf,
+  type SimilarityMatrix,
+  type RecallAtK,
+  type RetrievalRecall,
+} from './eval/metrics.ts';
+export { EVAL_PHASES, EVAL_DEFAULTS, DEFAULT_SHEET_PROMPTS, resolveEvalConfig, parseSkip, runsPhase, type EvalConfig, type EvalPhase } from './eval/eval-config.ts';
+export { readHeldOut, encodeHeldOut, memoryTokenSource, shuffledCaptions, type HeldOutImages, type DvaeMetrics } from './eval/held-out.ts';
+export {
+  evaluateModel,
+  checkEvalInputs,
+  DEFAULT_HELD_OUT,
+  SHEET_FILE,
+  type EvaluateModelOptions,
+  type EvalReport,
+  type EvalResult,
+  type TransformerMetrics,
+  type ClipMetrics,
+  type GenerationMetrics,
+  type SheetInfo,
+  type PhaseProgress,
+  type ProgressFactory,
+} from './eval/run-eval.ts';
+export { evalMarkdown, writeEvalFolder, checkEvalOutFolder, EVAL_JSON_FILE, EVAL_MD_FILE } from './eval/report.ts';
