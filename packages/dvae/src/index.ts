@@ -44,3 +44,4 @@ export {
   type StepLog,
   type ValLog,
 } from './trainer.ts';
+export { loadImageArray, type LoadedImages } from './image-data.ts';
