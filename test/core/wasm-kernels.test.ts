@@ -124,6 +124,16 @@ describe('wasm kernels', function () {
     }
   });
 
+  it('BatchMatMul: one tensor reshaped into two different right-hand sides (stock wasm reuses a stale XNNPACK operator)', async () => {
+    const inputs: Inputs = { w: floats(rng, [6, 4]), x: floats(rng, [3, 6]), y: floats(rng, [2, 4]), bias: floats(rng, [6]) };
+    await expectParity('reshaped rhs', inputs, (t) => [
+      tf.matMul(t.x, t.w),
+      tf.matMul(t.y, tf.reshape(t.w, [4, 6])),
+      tf.fused.matMul({ a: t.y, b: tf.reshape(t.w, [4, 6]), bias: t.bias, activation: 'relu' }),
+      tf.matMul(t.x, t.w),
+    ]);
+  });
+
   it('_FusedMatMul: bias and activations with transposes and batches', async () => {
     const cases: [number[], number[], boolean, boolean, tf.fused.Activation][] = [
       [[7, 5], [3, 5], false, true, 'relu'],

@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript command through tsx, so no build step is needed. The CJS hook is
-// registered too: tfjs-core's gradient registry is loaded with require() (see src/gradients.ts).
+// Launcher: runs the TypeScript command through tsx, so no build step is needed.
 import { register } from 'tsx/esm/api';
-import { register as registerCjs } from 'tsx/cjs/api';
 register();
-registerCjs();
 await import('../src/cli/dvae-decode.ts');

@@ -13,6 +13,28 @@ function heapCopy(backend: BackendWasm, dst: TensorInfo, dstAt: number, src: Ten
   heap.copyWithin(f32Offset(backend, dst) + dstAt, s, s + count);
 }
 
+/** The [K, N] each b data id last had in an XNNPACK product (see rhsAs). */
+const rhsShapes = new WeakMap<object, string>();
+
+/**
+ * b viewed as a [K, N] right-hand side for the stock kernel. XNNPACK caches the operator that
+ * packs b under b's data id alone, so the same data reshaped to another [K, N] (tf.reshape shares
+ * data) would reuse a stale operator and give wrong results (a tfjs-backend-wasm 4.22 bug). A new
+ * shape for a known id first drops its cached operators: unregister and re-register the id.
+ */
+function rhsAs(backend: BackendWasm, b: TensorInfo, K: number, N: number): TensorInfo {
+  const key = `${K}x${N}`;
+  const last = rhsShapes.get(b.dataId);
+  if (last !== undefined && last !== key) {
+    const data = backend.dataIdMap.get(b.dataId)!;
+    const tfjs = (backend.wasm as unknown as { tfjs: { disposeData(id: number): void; registerTensor(id: number, size: number, offset: number): void } }).tfjs;
+    tfjs.disposeData(data.id);
+    tfjs.registerTensor(data.id, K * N, data.memoryOffset);
+  }
+  rhsShapes.set(b.dataId, key);
+  return viewAs(b, [K, N]);
+}
+
 /**
  * a [...batchA, M, K] x b [...batchB, K, N] with no transposes, through `plain` (the stock 2-D
  * XNNPACK path). Returns [...broadcast(batchA, batchB), M, N], or undefined when the batch
@@ -31,7 +53,7 @@ export function matMulNN(backend: BackendWasm, plain: WasmKernelFunc, a: TensorI
   const attrs = { transposeA: false, transposeB: false };
   if (sizeB === 1) {
     // b is shared: all of a's rows form one 2-D product. [sizeA * M, K] x [K, N]
-    const out = plain({ inputs: { a: viewAs(a, [sizeA * M, K]), b: viewAs(b, [K, N]) }, backend, attrs });
+    const out = plain({ inputs: { a: viewAs(a, [sizeA * M, K]), b: rhsAs(backend, b, K, N) }, backend, attrs });
     return { dataId: out.dataId, shape: outShape, dtype: out.dtype };
   }
   if ((sizeA !== 1 && sizeA !== size) || sizeB !== size) return undefined;
@@ -124,7 +146,7 @@ export function makeFusedMatMul(stockFused: WasmKernelFunc, stockMatMul: WasmKer
         const N = b.shape[b.shape.length - 1];
         const batchA = a.shape.slice(0, -2);
         const rows = tf.util.sizeFromShape(batchA) * M;
-        const fusedInputs: Record<string, TensorInfo> = { a: viewAs(a, [1, rows, K]), b: viewAs(b, [1, K, N]) };
+        const fusedInputs: Record<string, TensorInfo> = { a: viewAs(a, [1, rows, K]), b: viewAs(rhsAs(backend, b, K, N), [1, K, N]) };
         if (bias) fusedInputs.bias = bias;
         const out = stockFused({ inputs: fusedInputs, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
         const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(batchA, b.shape.slice(0, -2));
