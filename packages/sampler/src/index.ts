@@ -51,8 +51,6 @@ export { EVAL_PHASES, EVAL_DEFAULTS, DEFAULT_SHEET_PROMPTS, resolveEvalConfig, p
 export { readHeldOut, encodeHeldOut, memoryTokenSource, shuffledCaptions, type HeldOutImages, type DvaeMetrics } from './eval/held-out.ts';
 export {
   evaluateModel,
-  checkEvalInputs,
-  DEFAULT_HELD_OUT,
   SHEET_FILE,
   type EvaluateModelOptions,
   type EvalReport,
@@ -64,4 +62,5 @@ export {
   type PhaseProgress,
   type ProgressFactory,
 } from './eval/run-eval.ts';
+export { checkEvalInputs, needsHeldOutImages, DEFAULT_HELD_OUT, type EvalInputs } from './eval/eval-inputs.ts';
 export { evalMarkdown, writeEvalFolder, checkEvalOutFolder, EVAL_JSON_FILE, EVAL_MD_FILE } from './eval/report.ts';

@@ -8,7 +8,7 @@ import type { EvalReport, EvalResult } from './run-eval.ts';
 export const EVAL_JSON_FILE = 'eval.json';
 export const EVAL_MD_FILE = 'eval.md';
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const pct = (x: number, digits = 1) => `${(100 * x).toFixed(digits)}%`;
 const num = (x: number, digits = 3) => x.toFixed(digits);
 
 function table(rows: [string, string][]): string[] {
@@ -19,7 +19,7 @@ function table(rows: [string, string][]): string[] {
 export function evalMarkdown(r: EvalReport): string {
   const out: string[] = [`# dalle-eval: ${r.manifest.name ?? path.basename(r.weights)}${r.manifest.version ? ` ${r.manifest.version}` : ''}`, ''];
   out.push(`- weights: \`${r.weights}\``);
-  if (r.heldOut) out.push(`- held-out images: \`${r.heldOut.spec}\`, ${r.heldOut.images} read${r.heldOut.skipped ? `, ${r.heldOut.skipped} skipped` : ''}${r.heldOut.limit !== null ? ` (--limit ${r.heldOut.limit})` : ''}`);
+  if (r.heldOut) out.push(`- held-out images: \`${r.heldOut.spec}\`, ${r.heldOut.images} read${r.heldOut.skipped ? `, ${r.heldOut.skipped} skipped` : ''}${r.heldOut.limit !== 'all' ? ` (--limit ${r.heldOut.limit})` : ''}`);
   const s = r.settings;
   out.push(`- sampler: top-k ${s.topK}, cond-scale ${s.condScale}, seed ${s.seed}, candidates ${s.numCandidates}, batch ${s.batchSize}; backend ${r.backend}`);
   if (s.skip.length) out.push(`- skipped phases: ${s.skip.join(', ')}`);
@@ -40,7 +40,7 @@ export function evalMarkdown(r: EvalReport): string {
       ['image loss, true captions', num(t.trueCaptions.image, 4)],
       ['text loss, shuffled captions', num(t.shuffledCaptions.text, 4)],
       ['image loss, shuffled captions', num(t.shuffledCaptions.image, 4)],
-      ['conditional gain (1 - true / shuffled image loss)', pct(t.conditionalGain)],
+      ['conditional gain (1 - true / shuffled image loss)', pct(t.conditionalGain, 2)],
     ]));
   }
   if (r.clip) {

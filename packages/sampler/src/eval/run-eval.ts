@@ -3,22 +3,19 @@
 // CLIP retrieval R@1/R@5, generation R-precision (DALL-E / AttnGAN protocol) and a contact sheet.
 import { contactSheet, currentBackend, UsageError } from '@dalle/core';
 import type { ClipScorer } from '@dalle/clip';
-import { openCaptionSource, openTokenDataset, resolveSourceSpec } from '@dalle/data';
+import { openCaptionSource, openTokenDataset } from '@dalle/data';
 import { checkDatasetFits, disposeTransformer, evaluateLoss, loadTransformer, type EvalLosses, type TokenBatchSource, type TransformerModel } from '@dalle/transformer';
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { resolveSamplerConfig } from '../config.ts';
 import { generate, type Pipeline } from '../generate.ts';
 import { loadPipeline } from '../pipeline.ts';
 import type { Reranker } from '../types.ts';
-import { DEFAULT_WEIGHTS_DIR, PART_DIRS, readWeightsManifest } from '../weights-folder.ts';
-import { resolveEvalConfig, runsPhase, type EvalConfig, type EvalPhase } from './eval-config.ts';
+import { PART_DIRS } from '../weights-folder.ts';
+import { runsPhase, type EvalConfig, type EvalPhase } from './eval-config.ts';
+import { checkEvalInputs, needsHeldOutImages, type EvalInputs } from './eval-inputs.ts';
 import { encodeHeldOut, memoryTokenSource, readHeldOut, shuffledCaptions, type DvaeMetrics, type HeldOutImages } from './held-out.ts';
 import { conditionalGainOf, consecutiveGroups, meanRecall, retrievalRecall, rPrecision, type RecallAtK, type SimilarityMatrix } from './metrics.ts';
-
-/** The repository's held-out emoji images (data/emoji/val-images), relative to the package, not the cwd. */
-export const DEFAULT_HELD_OUT = path.join(path.dirname(DEFAULT_WEIGHTS_DIR), 'data', 'emoji', 'val-images');
 
 /** A progress bar for one phase (the CLI passes core's Progress). */
 export interface PhaseProgress {
@@ -27,13 +24,7 @@ export interface PhaseProgress {
 }
 export type ProgressFactory = (label: string, total: number, unit: string) => PhaseProgress;
 
-export interface EvaluateModelOptions extends Partial<EvalConfig> {
-  /** Weights folder (default: the repository weights/). */
-  weights?: string;
-  /** Held-out captioned images (default: the repository data/emoji/val-images). */
-  images?: string;
-  /** A token dataset of the held-out split (dvae-encode); without it the images are encoded here. */
-  tokens?: string;
+export interface EvaluateModelOptions extends Partial<EvalConfig>, EvalInputs {
   progress?: ProgressFactory;
   onWarning?: (message: string) => void;
 }
@@ -87,7 +78,7 @@ export interface EvalReport {
   formatVersion: 1;
   weights: string;
   manifest: { name: string | null; version: string | null };
-  heldOut: { spec: string; images: number; skipped: number; limit: number | null } | null;
+  heldOut: { spec: string; images: number; skipped: number; limit: number | 'all' } | null;
   backend: string;
   settings: { topK: number; condScale: number; seed: number; batchSize: number; numCandidates: number; groupSize: number; skip: EvalPhase[] };
   dvae: DvaeMetrics | null;
@@ -110,24 +101,9 @@ const SHEET_SCALE = 2;
 
 const noProgress: ProgressFactory = () => ({ tick() {}, finish() {} });
 
-/** Checks flags and files that need no model, so bad input fails before anything loads. */
-export function checkEvalInputs(options: EvaluateModelOptions): { cfg: EvalConfig; weights: string; images: string; clipDir: string | null } {
-  const cfg = resolveEvalConfig(options);
-  const weights = path.resolve(options.weights ?? DEFAULT_WEIGHTS_DIR);
-  const images = options.images ?? DEFAULT_HELD_OUT;
-  const needImages = runsPhase(cfg, 'dvae') || (runsPhase(cfg, 'transformer') && !options.tokens) || runsPhase(cfg, 'clip') || runsPhase(cfg, 'generation');
-  if (needImages) resolveSourceSpec(images);
-  if (options.tokens !== undefined && !existsSync(options.tokens)) throw new UsageError(`no token dataset at ${options.tokens} (make one with dvae-encode from the held-out images, or leave --tokens out to encode them here)`);
-  const clipPath = path.join(weights, PART_DIRS.clip);
-  const needClip = runsPhase(cfg, 'clip') || runsPhase(cfg, 'generation');
-  if (needClip && !existsSync(clipPath)) throw new UsageError(`no CLIP model at ${clipPath}: retrieval and R-precision need one (or pass --skip clip,generation)`);
-  return { cfg, weights, images, clipDir: existsSync(clipPath) ? clipPath : null };
-}
-
 /** Runs every phase not skipped and returns the report (plus the sheet's PNG bytes). */
 export async function evaluateModel(options: EvaluateModelOptions = {}): Promise<EvalResult> {
-  const { cfg, weights, images, clipDir } = checkEvalInputs(options);
-  const manifest = await readWeightsManifest(weights);
+  const { cfg, weights, images, clipDir, manifest } = await checkEvalInputs(options);
   const progress = options.progress ?? noProgress;
   const warn = options.onWarning ?? (() => {});
   const timingsMs: Record<string, number> = {};
@@ -155,9 +131,8 @@ export async function evaluateModel(options: EvaluateModelOptions = {}): Promise
     const sc = resolveSamplerConfig({ n: 1, numCandidates: cfg.numCandidates, topK: cfg.topK, condScale: cfg.condScale, seed: cfg.seed, batchSize: cfg.batchSize }, { codebookSize: p.prior.codebookSize });
     const sampler: SamplerSettings = { topK: sc.topK, condScale: sc.condScale, seed: sc.seed, batchSize: sc.batchSize };
 
-    const needImages = runsPhase(cfg, 'dvae') || (runsPhase(cfg, 'transformer') && !options.tokens) || runsPhase(cfg, 'clip') || runsPhase(cfg, 'generation');
     let heldOut: HeldOutImages | null = null;
-    if (needImages) {
+    if (needsHeldOutImages(cfg, options.tokens)) {
       heldOut = await timed('read', async () => {
         const bar = progress('reading', await countRecords(images, cfg.limit), 'img');
         const h = await readHeldOut(images, tok.imageSize, cfg.limit, () => bar.tick());
@@ -216,7 +191,7 @@ export async function evaluateModel(options: EvaluateModelOptions = {}): Promise
       formatVersion: 1,
       weights,
       manifest: { name: typeof manifest.name === 'string' ? manifest.name : null, version: typeof manifest.version === 'string' ? manifest.version : null },
-      heldOut: heldOut ? { spec: heldOut.spec, images: heldOut.images.length, skipped: heldOut.skipped, limit: cfg.limit } : null,
+      heldOut: heldOut ? { spec: heldOut.spec, images: heldOut.images.length, skipped: heldOut.skipped, limit: cfg.limit ?? 'all' } : null,
       backend: currentBackend()?.name ?? tf.getBackend(),
       settings: { ...sampler, numCandidates: cfg.numCandidates, groupSize: cfg.groupSize, skip: cfg.skip },
       dvae,
