@@ -150,7 +150,8 @@ describe('wasm kernels', function () {
   });
 
   it('Conv2D gradients (Conv2DBackpropInput/Filter): filters 1x1 to 4x4, strides 1-2, same/valid, batch 3', async () => {
-    const configs: [number, number, 'same' | 'valid', number, number][] = [
+    type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+    const configs: [number, number, Pad, number, number][] = [
       // [filter size, stride, pad, Cin, Cout]
       [1, 1, 'valid', 4, 6],
       [3, 1, 'same', 4, 6],
@@ -160,12 +161,15 @@ describe('wasm kernels', function () {
       [4, 1, 'valid', 5, 2],
       [4, 1, 'same', 3, 4], // asymmetric 'same' padding (1 before, 2 after)
       [2, 1, 'same', 4, 3],
+      // Explicit paddings: some strided phases need negative padding, so the col2im path runs.
+      [1, 2, [[0, 0], [1, 0], [1, 1], [0, 0]], 4, 3],
+      [3, 2, [[0, 0], [2, 1], [0, 2], [0, 0]], 3, 4],
     ];
     for (const [k, s, pad, cin, cout] of configs) {
       const inputs: Inputs = { x: floats(rng, [3, 7, 5, cin]), w: floats(rng, [k, k, cin, cout]) };
       const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad);
       inputs.dy = floats(rng, await shapeOf(inputs, (t) => f(t.x, t.w)));
-      await expectParity(`conv2d ${k}x${k} stride ${s} ${pad} ${cin}->${cout}`, inputs, (t) => valueAndGrads(t, ['x', 'w'], f, t.dy));
+      await expectParity(`conv2d ${k}x${k} stride ${s} ${JSON.stringify(pad)} ${cin}->${cout}`, inputs, (t) => valueAndGrads(t, ['x', 'w'], f, t.dy));
     }
   });
 

@@ -3,7 +3,8 @@
 // forward pass of conv2dTranspose) is a scalar loop at about 0.5 GFLOP/s.
 //   filter: dW[kh*kw*Cin, Cout] = cols(x)^T . dy        (cols: one row per output pixel)
 //   input:  dx = col2im(dy . W^T)                       (scatter-add of each row's patch)
-//           or, at stride 1, a forward XNNPACK convolution of dy with the flipped filter.
+//           or, at stride 1, a forward XNNPACK convolution of dy with the flipped filter, and at
+//           stride s, s*s such convolutions (one per output phase) interleaved.
 // Batches are split into chunks of about CHUNK_ROWS output pixels: XNNPACK streams the whole
 // reduction dimension per output tile, so a long one (all pixels of a batch) falls out of cache.
 import * as tf from '@tensorflow/tfjs-core';
@@ -182,6 +183,89 @@ function backpropInputByConv(backend: BackendWasm, dy: TensorInfo, filter: Tenso
   return dx;
 }
 
+/** One stride phase along an axis: output rows p, p+s, ...; the filter taps that reach them. */
+interface Phase {
+  /** Output rows in this phase (ceil((size - p) / s)). */
+  rows: number;
+  /** First filter tap that reaches these rows, and how many (every s-th from it). */
+  tap0: number;
+  taps: number;
+  /** Padding before and after dy for the stride-1 convolution. */
+  before: number;
+  after: number;
+}
+
+function phasesOf(size: number, outSize: number, filter: number, stride: number, pad: number): Phase[] {
+  const phases: Phase[] = [];
+  for (let p = 0; p < stride; p++) {
+    const tap0 = (p + pad) % stride;
+    const taps = Math.max(0, Math.ceil((filter - tap0) / stride));
+    const rows = Math.ceil((size - p) / stride);
+    const shift = (p + pad - tap0) / stride; // dy row of the first tap for output row 0
+    const before = taps - 1 - shift;
+    phases.push({ rows, tap0, taps, before, after: rows - outSize - before + taps - 1 });
+  }
+  return phases;
+}
+
+/**
+ * Strided: each of the stride x stride output phases (rows p mod s, columns q mod s) is a
+ * stride-1 convolution of dy with the filter taps that reach it, flipped and with its channel
+ * axes swapped; XNNPACK runs it and a memmove per pixel interleaves the phases into dx.
+ * Returns undefined when a phase would need negative padding (then col2im serves).
+ */
+function backpropInputByPhases(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, c: ConvInfo): TensorInfo | undefined {
+  if (c.dilationHeight !== 1 || c.dilationWidth !== 1) return undefined;
+  const sh = c.strideHeight;
+  const sw = c.strideWidth;
+  const rowPhases = phasesOf(c.inHeight, c.outHeight, c.filterHeight, sh, c.padInfo.top);
+  const colPhases = phasesOf(c.inWidth, c.outWidth, c.filterWidth, sw, c.padInfo.left);
+  const usable = (ph: Phase) => ph.taps === 0 || ph.rows === 0 || (ph.before >= 0 && ph.after >= 0);
+  if (!rowPhases.every(usable) || !colPhases.every(usable)) return undefined;
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co, filterWidth: KW } = c;
+  const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+  {
+    const heap = heapFloats(backend);
+    const at = f32Offset(backend, dx);
+    heap.fill(0, at, at + B * H * W * Ci);
+  }
+  rowPhases.forEach((rp, p) => {
+    colPhases.forEach((cp, q) => {
+      if (rp.taps === 0 || cp.taps === 0 || rp.rows === 0 || cp.rows === 0) return; // no tap reaches: zeros
+      // Sub-filter [rp.taps, cp.taps, Co, Ci]: F[u, v, co, ci] = W[tap0 + s(taps-1-u), ..., ci, co].
+      const sub = backend.makeOutput([rp.taps, cp.taps, Co, Ci], 'float32');
+      {
+        const heap = heapFloats(backend);
+        const wAt = f32Offset(backend, filter);
+        let o = f32Offset(backend, sub);
+        for (let u = 0; u < rp.taps; u++) {
+          const ky = rp.tap0 + sh * (rp.taps - 1 - u);
+          for (let v = 0; v < cp.taps; v++) {
+            const kx = cp.tap0 + sw * (cp.taps - 1 - v);
+            const tapAt = wAt + (ky * KW + kx) * Ci * Co;
+            for (let co = 0; co < Co; co++) for (let ci = 0; ci < Ci; ci++) heap[o++] = heap[tapAt + ci * Co + co];
+          }
+        }
+      }
+      const pad = [[0, 0], [rp.before, rp.after], [cp.before, cp.after], [0, 0]] as tf.backend_util.ExplicitPadding;
+      const part = callKernel(backend, 'Conv2D', { x: dy, filter: sub }, { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] }); // [B, rp.rows, cp.rows, Ci]
+      free(backend, sub);
+      const heap = heapFloats(backend);
+      const src0 = f32Offset(backend, part);
+      const dst0 = f32Offset(backend, dx);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < rp.rows; i++) {
+          const srcRow = src0 + ((b * rp.rows + i) * cp.rows) * Ci;
+          const dstRow = dst0 + ((b * H + i * sh + p) * W + q) * Ci;
+          for (let j = 0; j < cp.rows; j++) heap.copyWithin(dstRow + j * sw * Ci, srcRow + j * Ci, srcRow + (j + 1) * Ci);
+        }
+      }
+      free(backend, part);
+    });
+  });
+  return dx;
+}
+
 /** Conv2DBackpropInput for wasm (also conv2dTranspose's forward pass). */
 export function makeConv2DBackpropInput(stockMatMul: WasmKernelFunc): WasmKernelFunc {
   return ({ inputs, backend, attrs }: WasmKernelArgs): TensorInfo => {
@@ -189,7 +273,7 @@ export function makeConv2DBackpropInput(stockMatMul: WasmKernelFunc): WasmKernel
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     checkNhwc('Conv2DBackpropInput', dataFormat);
     const c = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const viaConv = backpropInputByConv(backend, dy, filter, c);
+    const viaConv = backpropInputByConv(backend, dy, filter, c) ?? backpropInputByPhases(backend, dy, filter, c);
     if (viaConv) return viaConv;
     const rowLen = c.filterHeight * c.filterWidth * c.inChannels;
     const wT = transposeLastTwo(backend, viewAs(filter, [rowLen, c.outChannels])); // [Cout, kh*kw*Cin]
