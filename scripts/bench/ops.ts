@@ -77,6 +77,20 @@ function convCase(name: string, which: 'forward' | 'input' | 'filter'): Case {
   };
 }
 
+/** dVAE decoder upsampling: conv2dTranspose 16x16x64 -> 32x32x64, 4x4 filter, stride 2 (each output sums 2x2 taps). */
+function convTransposeCase(): Case {
+  const [B, H, C] = [16, 16, 64];
+  return {
+    name: `conv2dTranspose ${B}x${H}x${H}x${C} -> ${2 * H}x${2 * H}x${C} k4 s2`,
+    flops: 2 * B * (2 * H) * (2 * H) * C * C * 4,
+    setup: () => {
+      const x = rand([B, H, H, C], 9) as tf.Tensor4D;
+      const w = rand([4, 4, C, C], 10) as tf.Tensor4D;
+      return { run: () => sync(() => tf.conv2dTranspose(x, w, [B, 2 * H, 2 * H, C], 2, 'same')), dispose: () => tf.dispose([x, w]) };
+    },
+  };
+}
+
 // Attention block as the transformer uses it: d=256, 4 heads, T=96, batch 16, causal.
 const ATT = { B: 16, T: 96, D: 256, H: 4 };
 
@@ -125,6 +139,7 @@ const cases: Case[] = [
   convCase('conv2d forward 16x32x32x64 k3x3x64', 'forward'),
   convCase('conv2d backprop input', 'input'),
   convCase('conv2d backprop filter', 'filter'),
+  convTransposeCase(),
   attentionCase(),
 ].filter((c) => !only || c.name.includes(only));
 
