@@ -88,13 +88,12 @@ describe('sampler/dalle-eval (CLI)', function () {
     assert.equal(c.groupSize, FIXTURE_CAPTIONS.length);
     for (const rk of [c.imageToText, c.textToImage]) {
       assert.ok(rk.r1 >= 0 && rk.r1 <= rk.r5 && rk.r5 <= 1, 'R@1 <= R@5 within [0, 1]');
-      assert.ok(rk.r5 >= 5 / 6 - 1e-12, 'among 6, R@5 misses at most one');
     }
     const g = json.generation;
     assert.equal(g.prompts, 4);
     assert.equal(g.among, 4);
     assert.equal(g.numCandidates, 2);
-    assert.equal(g.rPrecision, g.correct / 4);
+    assert.ok(Math.abs(g.rPrecision - g.correct / 4) < 1e-12);
     assert.deepEqual(json.sheet.prompts, SHEET_PROMPTS);
     for (const phase of ['load', 'read', 'dvae', 'transformer', 'clip', 'generation', 'sheet']) assert.equal(typeof json.timingsMs[phase], 'number', phase);
     assert.match(r.stderr, /generation .*\d+\/\d+/, 'a progress bar per phase');

@@ -63,9 +63,20 @@ describe('sampler/eval metrics', () => {
     assert.equal(recallAtK(worst, n), 1);
   });
 
-  it('ties count in the item\'s favour', () => {
-    assert.equal(recallAtK([[1, 1], [1, 1]], 1), 1);
-    assert.equal(rPrecision([[1, 1], [1, 1]]).correct, 2);
+  it('ties are broken at random in expectation: a model that scores everything alike gets chance', () => {
+    const n = 10;
+    const flat = Array.from({ length: n }, () => new Array<number>(n).fill(0.3));
+    assert.ok(Math.abs(recallAtK(flat, 1) - 1 / n) < 1e-12);
+    assert.ok(Math.abs(recallAtK(flat, 5) - 5 / n) < 1e-12);
+    assert.ok(Math.abs(rPrecision(flat).rPrecision - 1 / n) < 1e-12);
+    // Own score tied with one other, none higher: top-1 half the time, top-2 always.
+    const pair = [
+      [0.9, 0.9, 0.1],
+      [0.0, 1.0, 0.2],
+      [0.1, 0.3, 0.7],
+    ];
+    assert.ok(Math.abs(recallAtK(pair, 1) - 2.5 / 3) < 1e-12);
+    assert.equal(recallAtK(pair, 2), 1);
   });
 
   it('meanRecall averages groups; consecutiveGroups makes full groups or one small group', () => {

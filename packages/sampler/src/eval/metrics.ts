@@ -30,21 +30,27 @@ function checkSquare(sim: SimilarityMatrix): number {
 }
 
 /**
- * The 0-based rank of `own` among `scores`: how many scores are strictly higher. Ties count in the
- * item's favour, so equal scores never push the right answer down.
+ * The chance that entry `own` of `scores` lands in the top k when ties are broken at random: with
+ * h scores strictly higher and t others equal, its rank is uniform over h..h+t. So a model that
+ * scores everything alike gets chance (k / n), never a free hit; without ties this is 0 or 1.
  */
-function rankOf(scores: readonly number[], own: number): number {
+function topKChance(scores: readonly number[], own: number, k: number): number {
+  const v = scores[own];
   let higher = 0;
-  for (const s of scores) if (s > own) higher++;
-  return higher;
+  let ties = 0;
+  scores.forEach((s, j) => {
+    if (s > v) higher++;
+    else if (s === v && j !== own) ties++;
+  });
+  return Math.min(Math.max(k - higher, 0), ties + 1) / (ties + 1);
 }
 
-/** Fraction of rows whose diagonal entry ranks within the top k of its row (rows: queries). */
+/** Fraction of rows whose diagonal entry ranks within the top k of its row (rows: queries; ties: expected value). */
 export function recallAtK(sim: SimilarityMatrix, k: number): number {
   const n = checkSquare(sim);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`k must be a positive integer, got ${k}`);
   let hits = 0;
-  for (let i = 0; i < n; i++) if (rankOf(sim[i], sim[i][i]) < k) hits++;
+  for (let i = 0; i < n; i++) hits += topKChance(sim[i], i, k);
   return hits / n;
 }
 
@@ -89,12 +95,13 @@ export function consecutiveGroups(n: number, groupSize: number): number[][] {
 
 /**
  * R-precision of generated images: rows are the images generated for captions 0..n-1, columns the
- * same captions; an image counts when its most similar caption is its own (ties in its favour).
+ * same captions; an image counts when its most similar caption is its own. `correct` is a count
+ * (fractional only where ties were shared at random, see topKChance).
  */
 export function rPrecision(sim: SimilarityMatrix): { rPrecision: number; correct: number; among: number } {
   const n = checkSquare(sim);
   let correct = 0;
-  for (let i = 0; i < n; i++) if (rankOf(sim[i], sim[i][i]) === 0) correct++;
+  for (let i = 0; i < n; i++) correct += topKChance(sim[i], i, 1);
   return { rPrecision: correct / n, correct, among: n };
 }
 
