@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import '../../packages/dvae/src/gradients.ts';
 import { Adam } from '@dalle/dvae';
 import { FAST } from '../helpers/timeouts.ts';
 

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import '../../packages/dvae/src/gradients.ts';
 import { conv, convKernelGradIm2col } from '../../packages/dvae/src/layers.ts';
 import { FAST } from '../helpers/timeouts.ts';
 

@@ -73,7 +73,7 @@ export function resolveDvaeTrainConfig(partial: Partial<DvaeTrainConfig> = {}): 
   checkNumber('batchSize', c.batchSize, 1, 4096, true);
   checkNumber('lr', c.lr, 0, 1, false, true);
   checkNumber('lrMin', c.lrMin, 0, c.lr, false);
-  checkNumber('warmupSteps', c.warmupSteps, 0, c.steps, true);
+  checkNumber('warmupSteps', c.warmupSteps, 0, 1e9, true); // may exceed steps: a short run then only warms up
   checkNumber('temperatureStart', c.temperatureStart, 0, 100, false, true);
   checkNumber('temperatureEnd', c.temperatureEnd, 0, c.temperatureStart, false, true);
   checkNumber('temperatureAnnealFraction', c.temperatureAnnealFraction, 0, 1, false);
