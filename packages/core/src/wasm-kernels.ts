@@ -8,7 +8,7 @@ import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from './wasm/conv2d
 import { einsum } from './wasm/einsum.ts';
 import { makePow, makeTanh } from './wasm/elementwise.ts';
 import { makeGatherV2 } from './wasm/gather.ts';
-import { registerGradients } from './wasm/gradients.ts';
+import { ensureGradients } from './gradients.ts';
 import type { WasmKernelFunc } from './wasm/kernel-utils.ts';
 import { logSoftmax } from './wasm/log-softmax.ts';
 import { unsortedSegmentSum } from './wasm/segment-sum.ts';
@@ -40,7 +40,7 @@ function stock(name: string): tf.KernelConfig {
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
-  registerGradients();
+  ensureGradients();
   if (process.env.DALLE_WASM_PATCHES === '0') return;
   const matMul = stock('BatchMatMul');
   const fused = stock('_FusedMatMul');
