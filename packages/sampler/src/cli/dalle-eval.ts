@@ -36,7 +36,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 const program = createCommand('dalle-eval', 'Evaluate a weights folder on the held-out split; write eval.json, eval.md and contact-sheet.png')
   .option('--weights <dir>', 'weights folder: manifest.json + tokenizer/, dvae/, transformer/, clip/ (default: the repository weights/)')
   .option('--images <spec>', `held-out captioned images: a folder of images + .txt captions, .tar shards or .jsonl (default ${path.relative(process.cwd(), DEFAULT_HELD_OUT) || '.'})`)
-  .option('--limit <n>', 'read at most n held-out images (default all)', parseIntOption('--limit', 1))
+  .option('--limit <n>', 'use at most the first n held-out images (and --tokens records); default all', parseIntOption('--limit', 1))
   .option('--tokens <dir>', 'token dataset of the held-out split (dvae-encode) for the transformer losses (default: encode --images here, first caption each)')
   .option('--clip-images <n>', `held-out images in CLIP retrieval; more than ${D.groupSize} are averaged over consecutive groups of ${D.groupSize} (default ${D.clipImages})`, parseIntOption('--clip-images', 1))
   .option('--prompts <n>', `held-out captions to generate for in R-precision (default ${D.prompts})`, parseIntOption('--prompts', 1))

@@ -181,9 +181,9 @@ export async function evaluateModel(options: EvaluateModelOptions = {}): Promise
     let sheet: SheetInfo | null = null;
     let sheetPng: Buffer | null = null;
     if (runsPhase(cfg, 'sheet')) {
-      const s = await timed('sheet', () => sheetPhase(p, cfg, sampler, progress));
-      sheet = s.info;
-      sheetPng = s.png;
+      const made = await timed('sheet', () => sheetPhase(p, cfg, sampler, progress));
+      sheet = made.info;
+      sheetPng = made.png;
     }
 
     const report: EvalReport = {
@@ -242,6 +242,8 @@ async function transformerPhase(
   p: Pipeline,
   progress: ProgressFactory,
 ): Promise<TransformerMetrics> {
+  // The pipeline holds the same transformer behind the sampler's ImagePrior contract, which hides
+  // the parameters evaluateLoss needs, so the losses load their own copy (freed after the phase).
   const model = await loadTransformer(path.join(weights, PART_DIRS.transformer));
   try {
     const mc = model.config;
