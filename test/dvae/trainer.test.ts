@@ -104,5 +104,6 @@ describe('trainDvae', function () {
       /codebookSize is 32 in the checkpoint but 64 was requested/,
     );
     await assert.rejects(trainDvae({ images, runDir: path.join(dir, 'none'), resume: true }), /has no checkpoints to resume from/);
+    await assert.rejects(trainDvae({ images: images.slice(0, 2), runDir: path.join(dir, 'a'), resume: true }), /was trained on 3 images but 2 were given/);
   });
 });

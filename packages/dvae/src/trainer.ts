@@ -32,6 +32,8 @@ export interface TrainerState {
   rng: RngState;
   cursor: DataCursor;
   imagesSeen: number;
+  /** Number of training images; the data order is only reproducible over the same set. */
+  dataSize?: number;
 }
 
 export interface StepLog extends StepMetrics {
@@ -224,7 +226,11 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
     dvae = await loadDvae(ckpt);
     if (args.config) checkDvaeConfigMatch(dvae.config, args.config, ckpt);
     const saved = JSON.parse(await fsp.readFile(path.join(ckpt, TRAINER_STATE_FILE), 'utf8')) as TrainerState & { adamStep: number };
-    state = { step: saved.step, train: resolveDvaeTrainConfig(saved.train), rng: saved.rng, cursor: saved.cursor, imagesSeen: saved.imagesSeen };
+    state = { step: saved.step, train: resolveDvaeTrainConfig(saved.train), rng: saved.rng, cursor: saved.cursor, imagesSeen: saved.imagesSeen, dataSize: saved.dataSize };
+    if (saved.dataSize !== undefined && saved.dataSize !== args.images.length) {
+      dvae.dispose();
+      throw new UsageError(`${ckpt} was trained on ${saved.dataSize} images but ${args.images.length} were given: resume needs the same training data (and --limit)`);
+    }
     adam = new Adam(dvae.params);
     const { tensors } = decodeSafetensors(await fsp.readFile(path.join(ckpt, OPTIMIZER_FILE)), path.join(ckpt, OPTIMIZER_FILE));
     adam.load({ step: saved.adamStep, tensors }, ckpt);
@@ -239,7 +245,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
       dvae = Dvae.create(resolveDvaeConfig(args.config), train.seed);
     }
     const rng = new Rng(train.seed);
-    state = { step: 0, train, rng: rng.state(), cursor: { epoch: 0, index: 0, epochSeed: rng.nextUint32() }, imagesSeen: 0 };
+    state = { step: 0, train, rng: rng.state(), cursor: { epoch: 0, index: 0, epochSeed: rng.nextUint32() }, imagesSeen: 0, dataSize: args.images.length };
     state.rng = rng.state();
     adam = new Adam(dvae.params);
     if (args.runDir) {
