@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript command through tsx, so no build step is needed. The CJS hook is
-// registered too: tfjs-core's gradient registry is loaded with require() (see src/gradients.ts).
+// Launcher: runs the TypeScript command through tsx, so no build step is needed. Both of tsx's
+// hooks are registered: ESM for our sources, CommonJS for tfjs-core's gradient files that
+// @dalle/core's ensureGradients() loads with require().
 import { register } from 'tsx/esm/api';
 import { register as registerCjs } from 'tsx/cjs/api';
 register();

@@ -1,7 +1,6 @@
 // @dalle/core: backend choice, weights I/O, image I/O, RNG, progress and CLI helpers.
 export { selectBackend, currentBackend, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.ts';
 export { registerWasmKernels, WASM_PATCHED_KERNELS } from './wasm-kernels.ts';
-export { ensureGradients as registerGradients } from './gradients.ts'; // the name the wasm work first exported
 export { useThreadedWasm, wasmThreadsCount } from './wasm/threads.ts';
 export { UsageError, check } from './errors.ts';
 export { ensureGradients } from './gradients.ts';

@@ -4,7 +4,7 @@
 // augmented views against the prompt, and moved by Adam up the score's gradient. The result is the
 // argmax code grid, so it is a valid token grid that the dVAE (and the transformer) understand.
 import * as tf from '@tensorflow/tfjs-core';
-import { registerGradients, Rng, UsageError } from '@dalle/core';
+import { ensureGradients, Rng, UsageError } from '@dalle/core';
 import type { ClipModel } from '@dalle/clip';
 import { encodeText, type TextTokenizer } from '@dalle/data';
 import { Adam, gumbelSoftmax } from '@dalle/dvae';
@@ -138,7 +138,7 @@ export async function clipGuide(prompt: string, options: GuideOptions): Promise<
   const { dvae, tokenizer, initCodes, onStep, onFrame, clip: clipIn, ...partial } = options;
   const cfg = resolveGuideConfig(partial);
   if (typeof prompt !== 'string' || prompt.trim() === '') throw new UsageError('the prompt is empty: describe the image to generate, e.g. "a red heart"');
-  registerGradients(); // the Node build of tfjs-core registers no gradients by itself
+  ensureGradients(); // the Node build of tfjs-core registers no gradients by itself
   // by shape, not instanceof: a test or CLI may hold a second copy of the clip module (ESM and CJS)
   const clip = typeof (clipIn as ClipEmbedder).embedImages === 'function' ? (clipIn as ClipEmbedder) : clipEmbedder(clipIn as ClipModel);
   const T = dvae.gridSize * dvae.gridSize; // grid positions
