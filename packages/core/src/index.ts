@@ -26,3 +26,4 @@ export {
 export { loadImageRgb, imagesToTensor, floatsToRgbBytes, encodePng, tensorToPngs, contactSheet, writePng, type FitMode, type LoadImageOptions } from './image-io.ts';
 export { Progress, formatDuration, formatMetrics, type ProgressOptions } from './progress.ts';
 export { createCommand, setupBackend, parseIntOption, parseFloatOption, runCli, type CommonOptions } from './cli.ts';
+export { promptSlug, imageFileName } from './output-names.ts';

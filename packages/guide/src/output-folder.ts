@@ -4,7 +4,7 @@
 // --out in one rename, so --out never holds half a run.
 import { constants as fsc, existsSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { contactSheet, encodePng, UsageError, writeDirAtomic } from '@dalle/core';
+import { contactSheet, encodePng, imageFileName, promptSlug, UsageError, writeDirAtomic } from '@dalle/core';
 import type { GuideFrame, GuideResult } from './guide.ts';
 
 /** What a previous run leaves in an output folder; a folder holding anything else is refused. */
@@ -12,22 +12,7 @@ const OUTPUT_ENTRY = /^(\d{2,}\.png|grid\.png|results\.json|frames)$/;
 
 export const FRAMES_DIR = 'frames';
 
-/** A folder name from a prompt: lowercase words joined by '-', at most 60 characters. */
-export function promptSlug(prompt: string): string {
-  const slug = prompt
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 60)
-    .replace(/-+$/, '');
-  return slug || 'prompt';
-}
-
-/** 01.png, 02.png, … (wider when there are 100 or more). */
-export function imageFileName(rank: number, count: number): string {
-  return `${String(rank).padStart(Math.max(2, String(count).length), '0')}.png`;
-}
+export { promptSlug, imageFileName };
 
 /** frames/step-0000.png … padded to the width of the last step. */
 export function frameFileName(step: number, steps: number): string {

@@ -1,7 +1,7 @@
 // Writing a generate() result as a folder: 01.png … (best first), grid.png (contact sheet) and
 // results.json (prompt, settings, per-image scores and seeds, phase timings). Everything goes into
 // a temporary folder that then replaces --out in one rename, so --out never holds half a run.
-import { contactSheet, UsageError, writeDirAtomic } from '@dalle/core';
+import { contactSheet, imageFileName, promptSlug, UsageError, writeDirAtomic } from '@dalle/core';
 import { constants as fsc, existsSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { GenerateResult } from './generate.ts';
@@ -9,22 +9,7 @@ import type { GenerateResult } from './generate.ts';
 /** Files a previous run leaves in an output folder; a folder holding anything else is refused. */
 const OUTPUT_FILE = /^(\d{2,}\.png|grid\.png|results\.json)$/;
 
-/** A folder name from a prompt: lowercase words joined by '-', at most 60 characters. */
-export function promptSlug(prompt: string): string {
-  const slug = prompt
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 60)
-    .replace(/-+$/, '');
-  return slug || 'prompt';
-}
-
-/** 01.png, 02.png, … (wider when there are 100 or more). */
-export function imageFileName(rank: number, count: number): string {
-  return `${String(rank).padStart(Math.max(2, String(count).length), '0')}.png`;
-}
+export { promptSlug, imageFileName };
 
 /**
  * Checks before any sampling that `outDir` can be written: its parent can be created and written,
