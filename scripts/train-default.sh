@@ -16,6 +16,7 @@ TOKENS=${TOKENS:-data/emoji-tokens}
 DVAE_STEPS=${DVAE_STEPS:-1600}
 DALLE_STEPS=${DALLE_STEPS:-3000}
 CLIP_STEPS=${CLIP_STEPS:-400}
+DALLE_WARMUP=${DALLE_WARMUP:-200}
 STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
 mkdir -p "$RUN"
@@ -65,7 +66,7 @@ stage_encode() {
 stage_transformer() {
   [ -f "$RUN/export/transformer/model.safetensors" ] && { echo "$RUN/export/transformer exists" >&2; return; }
   local args=(--data "$TOKENS/train" --val "$TOKENS/val-images" --runs-dir "$RUN" --name transformer
-    --steps "$DALLE_STEPS" --warmup-steps 200 --checkpoint-every 200 --val-every 1000 --val-batches 20
+    --steps "$DALLE_STEPS" --warmup-steps "$DALLE_WARMUP" --checkpoint-every 100 --val-every 1000 --val-batches 20
     --export "$RUN/export/transformer")
   if [ -d "$RUN/transformer/checkpoints" ]; then
     bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer"
