@@ -89,7 +89,7 @@ stage_eval() {
   # Evaluates the freshly trained parts, assembled into a scratch weights folder.
   npx tsx scripts/assemble-weights.ts --run "$RUN" --out "$RUN/weights-candidate"
   bin sampler dalle-eval --weights "$RUN/weights-candidate" --images "$DATA/val-images" \
-    --tokens "$TOKENS/val-images" --out "$RUN/eval"
+    --candidates "${EVAL_CANDIDATES:-8}" --clip-images 700 --out "$RUN/eval"
 }
 
 stage_weights() {
