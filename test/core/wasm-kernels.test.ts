@@ -222,6 +222,16 @@ describe('wasm kernels', function () {
     await expectParity('pow tensor exponent', { x: floats(rng, [4, 3], 2), e: floats(rng, [3], 2) }, (t) => tf.pow(tf.abs(t.x), t.e));
   });
 
+  it('OneHot honours its dtype (stock wasm writes int32 bits into float32 tensors)', async () => {
+    const ids: Inputs[string] = { shape: [7], dtype: 'int32', data: Int32Array.from([0, 4, 2, 4, 1, 3, 0]) };
+    for (const dtype of ['float32', 'int32'] as const) {
+      const f = (t: Record<string, tf.Tensor>) => tf.oneHot(t.ids as tf.Tensor1D, 5, 1, 0, dtype);
+      const wasm = await runOn('wasm', { ids }, f);
+      assertClose(wasm, await runOn('cpu', { ids }, f), `oneHot ${dtype}`);
+      assert.deepEqual(Array.from(wasm[0].data.slice(0, 5)), [1, 0, 0, 0, 0]);
+    }
+  });
+
   it('LogSoftmax kernel matches tf.logSoftmax, values and gradient', async () => {
     const inputs: Inputs = { x: floats(rng, [5, 3, 11], 4), dy: floats(rng, [5, 3, 11]) };
     const viaKernel = (x: tf.Tensor) => tf.engine().runKernel('LogSoftmax', { logits: x }, { axis: -1 }) as tf.Tensor;
