@@ -1,5 +1,5 @@
 // Assembles the shipped weights folder from a finished training run: copies the exported parts
-// (tokenizer/, dvae/, transformer/, clip/), stores float tensors as F16, and writes manifest.json
+// (tokenizer/, dvae/, transformer/, clip/), stores the transformer's and CLIP's floats as F16, and writes manifest.json
 // (data and licences, configs, steps, wall time, metrics, sha256 per file). Writes atomically.
 // Usage: tsx scripts/assemble-weights.ts --run runs/default [--out weights] [--eval docs/eval/eval.json]
 import { promises as fsp } from 'node:fs';
@@ -37,14 +37,17 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
   return out.sort();
 }
 
-/** Copies a part folder, re-encoding model.safetensors with F16 floats. */
-async function copyPart(src: string, dst: string): Promise<void> {
+/**
+ * Copies a part folder, re-encoding model.safetensors with F16 floats when `half`. The dVAE stays
+ * F32: its identity hash covers its float32 weights, and token datasets and the transformer record it.
+ */
+async function copyPart(src: string, dst: string, half: boolean): Promise<void> {
   await fsp.mkdir(dst, { recursive: true });
   for (const rel of await listFiles(src)) {
     const from = path.join(src, rel);
     const to = path.join(dst, rel);
     await fsp.mkdir(path.dirname(to), { recursive: true });
-    if (path.basename(rel) === 'model.safetensors') {
+    if (half && path.basename(rel) === 'model.safetensors') {
       const { tensors, metadata } = await readSafetensors(from);
       await fsp.writeFile(to, encodeSafetensors(tensors, { dtype: 'F16', metadata }));
     } else {
@@ -81,7 +84,7 @@ const evalResults = values.eval ? await readJson<Record<string, unknown>>(values
 await writeDirAtomic(values.out!, async (tmp) => {
   const parts: Record<string, unknown> = {};
   for (const part of PARTS) {
-    await copyPart(sources[part], path.join(tmp, part));
+    await copyPart(sources[part], path.join(tmp, part), part === 'transformer' || part === 'clip');
     const cfg = await readJson<Record<string, any>>(path.join(tmp, part, part === 'tokenizer' ? 'tokenizer_config.json' : 'config.json'));
     parts[part] = {
       kind: cfg?.kind ?? part,
