@@ -2,6 +2,7 @@
 // seconds otherwise (logs, CI). Shows done/total, rate, ETA and caller-supplied metrics.
 
 export interface ProgressOptions {
+  /** Units of work in all; 0 when unknown (then no bar or ETA is shown). */
   total: number;
   label?: string;
   /** Unit shown in the rate, e.g. 'step', 'img', 'tok'. */
@@ -41,7 +42,7 @@ export class Progress {
     if (metrics) this.metrics = formatMetrics(metrics);
     const now = Date.now();
     const interval = this.tty ? 100 : (this.opts.plainIntervalSec ?? 10) * 1000;
-    if (now - this.lastDraw >= interval || this.done >= this.opts.total) {
+    if (now - this.lastDraw >= interval || (this.opts.total > 0 && this.done >= this.opts.total)) {
       this.lastDraw = now;
       this.draw();
     }
@@ -61,11 +62,14 @@ export class Progress {
     const elapsed = (Date.now() - this.start) / 1000;
     const rate = elapsed > 0 ? (this.done - this.base) / elapsed : 0;
     const frac = total > 0 ? Math.min(1, this.done / total) : 0;
-    const eta = rate > 0 ? (total - this.done) / rate : Infinity;
+    const eta = this.done >= total ? 0 : rate > 0 ? (total - this.done) / rate : Infinity;
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const line = `${label ? label + ' ' : ''}${bar} ${this.done}/${total} ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)} ${unit}/s ETA ${formatDuration(eta)}${this.metrics ? ' ' + this.metrics : ''}`;
+    const rateText = `${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)} ${unit}/s`;
+    // A total of 0 means unknown (a streamed source): count and rate, no bar or ETA.
+    const head = total > 0 ? `${bar} ${this.done}/${total} ${rateText} ETA ${formatDuration(eta)}` : `${this.done} ${unit} ${rateText} ${formatDuration(elapsed)}`;
+    const line = `${label ? label + ' ' : ''}${head}${this.metrics ? ' ' + this.metrics : ''}`;
     if (this.tty) this.stream.write('\r\x1b[2K' + line);
     else this.stream.write(line + '\n');
   }
