@@ -65,3 +65,22 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
     process.exit(1);
   }
 }
+
+/**
+ * Ctrl-C handling for trainers: the first SIGINT aborts the returned signal (the trainer finishes
+ * its step and writes a checkpoint), a second one exits at once with 130. Call `dispose()` after.
+ */
+export function interruptOnSigint(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(); // first: a failing write to a closed stderr must not lose the interrupt
+    try {
+      console.error('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
+    } catch {
+      // stderr closed; the checkpoint is still written
+    }
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => void process.off('SIGINT', onSigint) };
+}

@@ -25,5 +25,5 @@ export {
 } from './weights.ts';
 export { loadImageRgb, imagesToTensor, floatsToRgbBytes, encodePng, tensorToPngs, contactSheet, writePng, type FitMode, type LoadImageOptions } from './image-io.ts';
 export { Progress, formatDuration, formatMetrics, type ProgressOptions } from './progress.ts';
-export { createCommand, setupBackend, parseIntOption, parseFloatOption, runCli, type CommonOptions } from './cli.ts';
+export { createCommand, setupBackend, parseIntOption, parseFloatOption, runCli, interruptOnSigint, type CommonOptions } from './cli.ts';
 export { promptSlug, imageFileName } from './output-names.ts';

@@ -1,6 +1,6 @@
 // clip-train: trains our CLIP contrastively on captioned images (the dVAE's data sources), with
 // checkpoints every N steps and on Ctrl-C, --resume, and an optional transformers.js export.
-import { createCommand, parseFloatOption, parseIntOption, runCli, setupBackend, UsageError } from '@dalle/core';
+import { createCommand, interruptOnSigint, parseFloatOption, parseIntOption, runCli, setupBackend, UsageError } from '@dalle/core';
 import { CLIP_PRESET_NAMES, clipPreset, resolveClipConfig } from '../config.ts';
 import { trainClipRun } from '../train-run.ts';
 
@@ -47,13 +47,7 @@ const program = createCommand('clip-train', 'Train a small CLIP (text transforme
     await setupBackend(opts);
     const config = clipPreset(opts.preset);
     resolveClipConfig(config); // validate early; the vocabulary size comes from the tokenizer
-    const controller = new AbortController();
-    const onSigint = () => {
-      if (controller.signal.aborted) process.exit(130); // a second Ctrl-C quits without waiting
-      console.error('\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)');
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = interruptOnSigint();
     try {
       const r = await trainClipRun({
         data: opts.data,
@@ -72,13 +66,13 @@ const program = createCommand('clip-train', 'Train a small CLIP (text transforme
         limit: opts.limit,
         fit: opts.fit,
         exportDir: opts.export,
-        signal: controller.signal,
+        signal: interrupt.signal,
         log: (l) => console.error(l),
       });
       const metrics = r.last ? ` loss ${r.last.loss.toFixed(4)}, in-batch accuracy ${(100 * r.last.accuracy).toFixed(1)}%` : '';
       console.log(r.stopped ? `stopped at step ${r.step}; checkpoint ${r.checkpointDir} (continue with --resume)` : `done: ${r.step} steps,${metrics}; model ${r.finalDir}`);
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.dispose();
     }
   });
 

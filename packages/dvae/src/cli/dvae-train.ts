@@ -1,7 +1,7 @@
 // dvae-train: trains the discrete VAE on a captioned-image source, with checkpoints every N steps
 // and on Ctrl-C, exact --resume, validation, sample sheets and --export of the final model folder.
 import * as path from 'node:path';
-import { createCommand, formatDuration, parseFloatOption, parseIntOption, Progress, readModelConfig, runCli, setupBackend, UsageError, type FitMode } from '@dalle/core';
+import { createCommand, interruptOnSigint, formatDuration, parseFloatOption, parseIntOption, Progress, readModelConfig, runCli, setupBackend, UsageError, type FitMode } from '@dalle/core';
 import type { Command } from 'commander';
 import { dvaePreset, DVAE_PRESETS, imageSeqLen, resolveDvaeConfig, type DvaeConfig } from '../config.ts';
 import { dvaeIdentity, DVAE_FORMAT_VERSION, DVAE_KIND, saveDvae } from '../io.ts';
@@ -108,13 +108,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
     const images = await load(opts.data as string, 'train', opts.limit as number | undefined);
     const val = opts.val ? await load(opts.val as string, 'val') : undefined;
 
-    const controller = new AbortController();
-    const onSigint = () => {
-      if (controller.signal.aborted) process.exit(130); // a second Ctrl-C quits without waiting
-      console.error('\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)');
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = interruptOnSigint();
     const progress = new Progress({ total: train.steps, label: 'dvae', unit: 'step' });
     try {
       const r = await trainDvae({
@@ -124,7 +118,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
         train,
         runDir,
         resume: Boolean(resumeDir),
-        signal: controller.signal,
+        signal: interrupt.signal,
         onStart: (s) => {
           progress.set(s.step);
           if (s.step > 0) console.error(`resuming at step ${s.step} of ${s.train.steps}`);
@@ -149,7 +143,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
         r.dvae.dispose();
       }
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.dispose();
     }
   });
 

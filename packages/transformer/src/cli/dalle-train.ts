@@ -1,7 +1,7 @@
 // dalle-train: trains the text-to-image transformer on token datasets (see runTraining).
 import { InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
-import { createCommand, parseFloatOption, parseIntOption, runCli, setupBackend, type CommonOptions } from '@dalle/core';
+import { createCommand, interruptOnSigint, parseFloatOption, parseIntOption, runCli, setupBackend, type CommonOptions } from '@dalle/core';
 import { parseAttentionPatterns, TRANSFORMER_PRESETS, type TransformerConfig } from '../config.ts';
 import type { TrainConfig } from '../train-config.ts';
 import { runTraining } from '../train-run.ts';
@@ -102,19 +102,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
     });
     if (opts.resume && opts.name) throw new InvalidArgumentError('--resume names the run folder itself; drop --name');
     const runDir = opts.resume ?? path.join(opts.runsDir, opts.name ?? new Date().toISOString().replace(/[:.]/g, '-'));
-    const controller = new AbortController();
-    let interrupts = 0;
-    const onSigint = () => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      controller.abort(); // first: a failing write to a closed stderr must not lose the interrupt
-      try {
-        console.error('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
-      } catch {
-        // stderr closed; the checkpoint is still written
-      }
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = interruptOnSigint();
     try {
       await runTraining({
         data: opts.data.split(',').map((s) => s.trim()).filter(Boolean),
@@ -127,12 +115,12 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
         modelSeed: opts.modelSeed,
         train,
         exportDir: opts.export,
-        signal: controller.signal,
+        signal: interrupt.signal,
         log: (line) => console.log(line),
         quiet: opts.quiet,
       });
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.dispose();
     }
   });
 
