@@ -1,17 +1,11 @@
 // What training and evaluation need from token datasets and data order, as structural types that
 // @dalle/data's TokenDataset and EpochSampler satisfy, plus the model/dataset agreement check.
 import { UsageError } from '@dalle/core';
+import type { SamplerState, TokenDatasetInfo } from '@dalle/data';
 import { imageSeqLen, type TransformerConfig } from './config.ts';
 
-/** The identity fields of a token dataset (@dalle/data TokenDatasetInfo). */
-export interface TokenDatasetIdentity {
-  textSeqLen: number;
-  gridSize: number;
-  codebookSize: number;
-  textVocabSize: number;
-  dvaeId: string;
-  tokenizerId: string;
-}
+/** The identity fields of a token dataset. */
+export type TokenDatasetIdentity = TokenDatasetInfo;
 
 /** A readable token dataset (@dalle/data TokenDataset). */
 export interface TokenBatchSource {
@@ -21,12 +15,8 @@ export interface TokenBatchSource {
   batch(indices: number[]): { text: Int32Array; codes: Int32Array };
 }
 
-/** A resumable data order (@dalle/data EpochSampler). */
-export interface OrderState {
-  seed: number;
-  epoch: number;
-  index: number;
-}
+/** The saved position of a resumable data order (@dalle/data EpochSampler). */
+export type OrderState = SamplerState;
 export interface BatchOrder {
   next(batchSize: number): number[];
   state(): OrderState;
