@@ -23,16 +23,8 @@ export interface ImagePrior {
   createDecoder(batchSize: number): TokenDecoder;
 }
 
-/** The dVAE as the sampler sees it. */
-export interface ImageTokenizer {
-  readonly imageSize: number;
-  readonly gridSize: number;
-  readonly codebookSize: number;
-  /** images [B, H, W, 3] float in [0, 1] -> codes int32 [B, gridSize^2]. */
-  encode(images: tf.Tensor4D): tf.Tensor2D;
-  /** codes int32 [B, gridSize^2] -> images [B, H, W, 3] float in [0, 1]. */
-  decode(codes: tf.Tensor2D): tf.Tensor4D;
-}
+/** The dVAE as the sampler sees it: the contract @dalle/dvae defines and Dvae implements. */
+export type { ImageTokenizer } from '@dalle/dvae';
 
 /** Scores how well each image matches the prompt (higher is better), e.g. CLIP cosine similarity. */
 export interface Reranker {
