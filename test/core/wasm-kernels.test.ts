@@ -278,6 +278,30 @@ describe('wasm kernels', function () {
     await expectParity('slice int32', { x: { shape: [6], dtype: 'int32', data: Int32Array.from([1, 2, 3, 4, 5, 6]) } }, (t) => tf.slice(t.x, [2], [3]));
   });
 
+  it('Concat: every axis, ranks 1 to 5, several and empty inputs, int32 and bool, gradients', async () => {
+    const a = floats(rng, [2, 3, 4, 5]);
+    for (let axis = 0; axis < 4; axis++) {
+      const bShape = [2, 3, 4, 5];
+      bShape[axis] = 1;
+      const cShape = [2, 3, 4, 5];
+      cShape[axis] = 2;
+      const outShape = [2, 3, 4, 5];
+      outShape[axis] += 3;
+      await expectParity(`concat rank 4 axis ${axis}`, { a, b: floats(rng, bShape), c: floats(rng, cShape), dy: floats(rng, outShape) }, (t) =>
+        valueAndGrads(t, ['a', 'b', 'c'], (x, y, z) => tf.concat([x, y, z], axis), t.dy),
+      );
+    }
+    await expectParity('concat negative axis', { a, b: floats(rng, [2, 3, 4, 2]) }, (t) => tf.concat([t.a, t.b], -1));
+    await expectParity('concat rank 1', { a: floats(rng, [3]), b: floats(rng, [4]) }, (t) => tf.concat([t.a, t.b]));
+    await expectParity('concat rank 5 with an empty input', { a: floats(rng, [2, 1, 3, 2, 2]), b: floats(rng, [2, 0, 3, 2, 2]), c: floats(rng, [2, 2, 3, 2, 2]) }, (t) =>
+      tf.concat([t.a, t.b, t.c], 1),
+    );
+    await expectParity('concat int32', { a: { shape: [2, 2], dtype: 'int32', data: Int32Array.from([1, 2, 3, 4]) }, b: { shape: [2, 1], dtype: 'int32', data: Int32Array.from([5, 6]) } }, (t) =>
+      tf.concat([t.a, t.b], 1),
+    );
+    await expectParity('concat bool', { a: floats(rng, [3, 2]), b: floats(rng, [3, 3]) }, (t) => tf.cast(tf.concat([tf.greater(t.a, 0), tf.less(t.b, 0)], 1), 'int32'));
+  });
+
   it('patched kernels free their intermediates on the wasm heap', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as unknown as { numDataIds(): number };
@@ -301,6 +325,7 @@ describe('wasm kernels', function () {
       tf.gather(a, tf.tensor1d([2, 0], 'int32'), 1);
       tf.tanh(a);
       tf.pow(a, 3);
+      tf.concat([a, b], 2);
     });
     assert.equal(backend.numDataIds(), before, 'every intermediate freed');
     tf.dispose([x, w, a, b]);

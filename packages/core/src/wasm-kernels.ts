@@ -1,9 +1,10 @@
 // Kernels the tfjs wasm backend lacks or runs slowly, registered for 'wasm' only:
 // missing ones (Conv2DBackpropFilter, UnsortedSegmentSum, LogSoftmax, Einsum) and faster replacements
 // (BatchMatMul, _FusedMatMul, Conv2DBackpropInput, Slice/SplitV/Unpack for rank 5+, GatherV2,
-// Tanh, Pow with a small integer exponent, OneHot that honours its dtype). Parity tests: test/core/wasm-kernels.test.ts.
+// Tanh, Pow with a small integer exponent, OneHot that honours its dtype, Concat as memmoves). Parity tests: test/core/wasm-kernels.test.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { makeBatchMatMul, makeFusedMatMul } from './wasm/batch-mat-mul.ts';
+import { makeConcat } from './wasm/concat.ts';
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from './wasm/conv2d-backprop.ts';
 import { einsum } from './wasm/einsum.ts';
 import { makePow, makeTanh } from './wasm/elementwise.ts';
@@ -18,7 +19,7 @@ import { makeSlice, makeSplitV, makeUnpack } from './wasm/slice.ts';
 let registered = false;
 
 /** The wasm kernels this module adds or replaces, in registration order. */
-export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax', 'Einsum', 'Slice', 'SplitV', 'Unpack', 'GatherV2', 'Tanh', 'Pow', 'OneHot'] as const;
+export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax', 'Einsum', 'Slice', 'SplitV', 'Unpack', 'GatherV2', 'Tanh', 'Pow', 'OneHot', 'Concat'] as const;
 
 /** Replaces (or adds) the wasm kernel `name`, keeping the stock setupFunc so its cwrap still runs at backend init. */
 function register(name: string, kernelFunc: WasmKernelFunc, setupFunc?: tf.KernelSetupFunc): void {
@@ -54,7 +55,7 @@ export function registerWasmKernels(): void {
   register('UnsortedSegmentSum', unsortedSegmentSum);
   register('LogSoftmax', logSoftmax);
   register('Einsum', einsum);
-  for (const [name, make] of [['Slice', makeSlice], ['SplitV', makeSplitV], ['Unpack', makeUnpack], ['GatherV2', makeGatherV2], ['Tanh', makeTanh], ['Pow', makePow], ['OneHot', makeOneHot]] as const) {
+  for (const [name, make] of [['Slice', makeSlice], ['SplitV', makeSplitV], ['Unpack', makeUnpack], ['GatherV2', makeGatherV2], ['Tanh', makeTanh], ['Pow', makePow], ['OneHot', makeOneHot], ['Concat', makeConcat]] as const) {
     const k = stock(name);
     register(name, make(k.kernelFunc as unknown as WasmKernelFunc), k.setupFunc);
   }
