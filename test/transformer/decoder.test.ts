@@ -17,13 +17,16 @@ import { expectNoLeak } from '../helpers/memory.ts';
 import { FAST } from '../helpers/timeouts.ts';
 
 /** Max |a - b| over the image-code logits of forward() and the decoder, for every image position. */
-async function cacheParity(cfg: TransformerConfig, seed: number): Promise<number> {
+async function cacheParity(cfg: TransformerConfig, seed: number, sharedCaptions = false): Promise<number> {
   const model = createTransformer(cfg, seed);
-  const B = 3;
+  const B = sharedCaptions ? 5 : 3;
   const T = cfg.textSeqLen;
   const N = imageSeqLen(cfg);
   const K = cfg.imageVocabSize;
-  const text = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 ? cfg.textPadId : 1 + ((i * 3) % (cfg.textVocabSize - 1)))), [B, T], 'int32');
+  // With shared captions, rows 0, 2, 4 and rows 1, 3 hold the same caption (as candidates and
+  // guidance rows do), which the decoder's prefill runs once per distinct caption.
+  const captionOf = (i: number) => (sharedCaptions ? (Math.floor(i / T) % 2) * T + (i % T) : i);
+  const text = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 ? cfg.textPadId : 1 + ((captionOf(i) * 3) % (cfg.textVocabSize - 1)))), [B, T], 'int32');
   const codes = Int32Array.from({ length: B * N }, (_, i) => (i * 7 + 1) % K);
   const image = tf.tensor2d(codes, [B, N], 'int32');
   const full = forward(model.params, cfg, text, image);
@@ -60,6 +63,11 @@ describe('decoder (key/value cache)', function () {
       assert.ok(worst < 1e-4, `max difference ${worst}`);
     });
   }
+
+  it('cache parity when rows share captions (prefill runs each distinct caption once)', async () => {
+    const worst = await cacheParity(resolveTransformerConfig({ ...TRANSFORMER_PRESETS.tiny }), 9, true);
+    assert.ok(worst < 1e-4, `max difference ${worst}`);
+  });
 
   it('cache parity with the mixed tiny preset', async () => {
     const worst = await cacheParity(resolveTransformerConfig({ ...TRANSFORMER_PRESETS.tiny }), 8);

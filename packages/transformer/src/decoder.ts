@@ -43,21 +43,31 @@ export function createDecoder(model: TransformerModel, batchSize: number): Trans
     return t.dataSync() as Int32Array;
   };
 
-  /** Runs input ids [B*S] at the next S positions, keeps the new cache, returns logits of the last position. */
-  const advance = (ids: Int32Array, S: number): tf.Tensor2D => {
+  /**
+   * Runs input ids [R*S] (R rows) at the next S positions, keeps the new cache, returns logits of
+   * the last position. With `rows` (length B, indices into the R rows) the R rows are computed once
+   * and then copied out to the B rows: rows never interact, so repeated rows need no recomputation.
+   */
+  const advance = (ids: Int32Array, S: number, rows?: Int32Array): tf.Tensor2D => {
     const C = cfg.dModel;
+    const R = ids.length / S;
     let present: KeyValue[] = [];
     const logits = tf.tidy(() => {
-      const out = hiddenStates(model.params, cfg, tf.tensor2d(ids, [batchSize, S], 'int32'), position, cache);
+      const out = hiddenStates(model.params, cfg, tf.tensor2d(ids, [R, S], 'int32'), position, cache);
       present = out.present;
-      for (const kv of present) {
-        tf.keep(kv.keysT);
-        tf.keep(kv.values);
+      if (rows) {
+        const index = tf.tensor1d(rows, 'int32');
+        present = present.map((kv) => ({ keys: tf.gather(kv.keys, index), valuesT: tf.gather(kv.valuesT, index) }));
       }
-      const last = tf.reshape(tf.slice(out.h, [0, S - 1, 0], [batchSize, 1, C]), [batchSize, C]) as tf.Tensor2D; // [B, C]
-      return imageHead(model.params, last); // [B, K]
+      for (const kv of present) {
+        tf.keep(kv.keys);
+        tf.keep(kv.valuesT);
+      }
+      const last = tf.reshape(tf.slice(out.h, [0, S - 1, 0], [R, 1, C]), [R, C]) as tf.Tensor2D; // [R, C]
+      const lastRows = rows ? tf.gather(last, tf.tensor1d(rows, 'int32')) : last; // [B, C]
+      return imageHead(model.params, lastRows); // [B, K]
     });
-    if (cache) for (const kv of cache) tf.dispose([kv.keysT, kv.values]);
+    if (cache) for (const kv of cache) tf.dispose([kv.keys, kv.valuesT]);
     cache = present;
     position += S;
     return logits;
@@ -80,7 +90,20 @@ export function createDecoder(model: TransformerModel, batchSize: number): Trans
           ids[b * (T + 1) + 1 + t] = textToStreamId(layout, id, t);
         }
       }
-      return advance(ids, T + 1);
+      // Candidates of one prompt share their caption (and guidance rows share the empty one):
+      // run each distinct caption once.
+      const L = T + 1;
+      const firstRow = new Map<string, number>();
+      const rows = new Int32Array(batchSize);
+      for (let b = 0; b < batchSize; b++) {
+        const key = ids.subarray(b * L, (b + 1) * L).join(',');
+        if (!firstRow.has(key)) firstRow.set(key, firstRow.size);
+        rows[b] = firstRow.get(key)!;
+      }
+      if (firstRow.size === batchSize) return advance(ids, L);
+      const unique = new Int32Array(firstRow.size * L);
+      for (let b = batchSize - 1; b >= 0; b--) unique.set(ids.subarray(b * L, (b + 1) * L), rows[b] * L);
+      return advance(unique, L, rows);
     },
     step(codes) {
       if (!cache) throw new UsageError('call prefill() before step()');
@@ -95,7 +118,7 @@ export function createDecoder(model: TransformerModel, batchSize: number): Trans
       return advance(ids, 1);
     },
     dispose() {
-      if (cache) for (const kv of cache) tf.dispose([kv.keysT, kv.values]);
+      if (cache) for (const kv of cache) tf.dispose([kv.keys, kv.valuesT]);
       cache = undefined;
     },
   };
