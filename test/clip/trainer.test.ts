@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
-import { AdamW, ClipModel, clipLogits, clipTrainStep, learningRateAt } from '@dalle/clip';
+import { ADAMW_DEFAULTS, AdamW, ClipModel, clipLogits, clipTrainStep, learningRateAt } from '@dalle/clip';
 import { imagesToTensor } from '@dalle/core';
 import { TRAINING } from '../helpers/timeouts.ts';
 import { syntheticPairs, tinyConfig, wordIds } from './helpers.ts';
@@ -11,7 +11,7 @@ describe('clip trainer', function () {
   it('a tiny CLIP learns to match 8 synthetic image/caption pairs (retrieval 8/8 both ways)', async () => {
     const cfg = tinyConfig();
     const model = new ClipModel(cfg, 7);
-    const opt = new AdamW(model.variables(), { weightDecay: 0 });
+    const opt = new AdamW(model.variables(), { ...ADAMW_DEFAULTS, weightDecay: 0 });
     const pairs = syntheticPairs(cfg.imageSize!);
     const images = imagesToTensor(pairs.map((p) => p.image), cfg.imageSize!);
     const ids = tf.tensor2d(pairs.map((p) => wordIds(p.caption, cfg.textSeqLen!)), [8, cfg.textSeqLen!], 'int32');
@@ -40,32 +40,6 @@ describe('clip trainer', function () {
     tf.dispose([images, ids]);
     opt.dispose();
     model.dispose();
-  });
-
-  it('AdamW state round-trips exactly and refuses a mismatched state', async () => {
-    const cfg = tinyConfig();
-    const model = new ClipModel(cfg, 2);
-    const count = tf.memory().numTensors;
-    new AdamW(model.variables()).dispose();
-    assert.equal(tf.memory().numTensors, count, 'AdamW must free its moment tensors on dispose');
-    const opt = new AdamW(model.variables());
-    const pairs = syntheticPairs(cfg.imageSize!).slice(0, 4);
-    const images = imagesToTensor(pairs.map((p) => p.image), cfg.imageSize!);
-    const ids = tf.tensor2d(pairs.map((p) => wordIds(p.caption, cfg.textSeqLen!)), [4, cfg.textSeqLen!], 'int32');
-    await clipTrainStep(model, opt, images, ids, 1e-3);
-    const state = opt.state();
-    const opt2 = new AdamW(model.variables());
-    opt2.loadState(state);
-    assert.equal(opt2.step, 1);
-    const again = opt2.state();
-    for (const k of Object.keys(state.tensors)) assert.deepEqual(again.tensors[k].data, state.tensors[k].data, k);
-    const other = new ClipModel(tinyConfig({ embedDim: 16 }), 2);
-    const opt3 = new AdamW(other.variables());
-    assert.throws(() => opt3.loadState(state), /shape/);
-    tf.dispose([images, ids]);
-    [opt, opt2, opt3].forEach((o) => o.dispose());
-    model.dispose();
-    other.dispose();
   });
 
   it('learning rate warms up linearly, then decays to 10% of the peak', () => {

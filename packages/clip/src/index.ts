@@ -5,8 +5,9 @@ export { layerNorm, linear3d, quickGelu, selfAttention, block, causalMaskBias, l
 export { textTower, visionTower, patchify } from './towers.ts';
 export { contrastiveLoss, similarityLogits, logitScaleValue, inBatchAccuracy } from './loss.ts';
 export { ClipModel, embedTexts, embedImages, clipLogits, logitScale, saveClip, loadClip, CLIP_KIND, CLIP_FORMAT_VERSION } from './model.ts';
-export { AdamW, ADAMW_DEFAULTS, type AdamWConfig, type AdamWState } from './adamw.ts';
-export { clipGradients, clipTrainStep, learningRateAt, type StepResult } from './trainer.ts';
+// The optimizer moved to @dalle/core; the old names stay for callers of this package.
+export { AdamW, type AdamWConfig, type AdamWState } from '@dalle/core';
+export { ADAMW_DEFAULTS, clipGradients, clipTrainStep, learningRateAt, type StepResult } from './trainer.ts';
 export { exportTransformersJs, transformersConfig, preprocessorConfig, TOKENIZER_FILES, ONNX_FILES } from './export.ts';
 export { textModelOnnx, visionModelOnnx } from './onnx/clip-onnx.ts';
 export { ClipScorer, loadClipScorer, DEFAULT_LOGIT_SCALE, type Reranker, type ClipScorerOptions, type HwcImage } from './clip-scorer.ts';

@@ -5,14 +5,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { decodeSafetensors, encodeSafetensors, Progress, Rng, UsageError, writeFileAtomic, type RngState } from '@dalle/core';
+import { AdamW, decodeSafetensors, encodeSafetensors, Progress, Rng, UsageError, writeFileAtomic, type RngState } from '@dalle/core';
 import { EpochSampler, encodeText, loadTextTokenizer, openImageSource, type SamplerState, type TextTokenizer } from '@dalle/data';
-import { AdamW } from './adamw.ts';
 import { resolveClipConfig, type ClipConfig } from './config.ts';
 import { exportTransformersJs, TOKENIZER_FILES } from './export.ts';
 import { ClipModel, loadClip, saveClip } from './model.ts';
 import { countParams } from './params.ts';
-import { clipTrainStep, learningRateAt, type StepResult } from './trainer.ts';
+import { ADAMW_DEFAULTS, clipTrainStep, learningRateAt, type StepResult } from './trainer.ts';
 
 export interface ClipTrainOptions {
   /** Captioned images (a spec openImageSource reads). */
@@ -113,14 +112,14 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
     model = await loadClip(resumeFrom);
     state = JSON.parse(await fsp.readFile(path.join(resumeFrom, STATE_FILE), 'utf8')) as TrainState;
     if (state.tokenizerIdentity !== tok.identity) throw new UsageError(`${resumeFrom} was trained with tokenizer ${state.tokenizerIdentity.slice(0, 12)}, but --tokenizer ${opts.tokenizerDir} is ${tok.identity.slice(0, 12)}`);
-    optimizer = new AdamW(model.variables(), { weightDecay: opts.weightDecay });
+    optimizer = new AdamW(model.variables(), { ...ADAMW_DEFAULTS, weightDecay: opts.weightDecay });
     const { tensors } = decodeSafetensors(await fsp.readFile(path.join(resumeFrom, OPTIMIZER_FILE)), path.join(resumeFrom, OPTIMIZER_FILE));
     optimizer.loadState({ step: state.step, tensors }, path.join(resumeFrom, OPTIMIZER_FILE));
     log(`resumed from ${resumeFrom} at step ${state.step}`);
   } else {
     const cfg = resolveClipConfig({ ...opts.config, textVocabSize: tok.vocabSize, padId: tok.padId });
     model = new ClipModel(cfg, opts.seed);
-    optimizer = new AdamW(model.variables(), { weightDecay: opts.weightDecay });
+    optimizer = new AdamW(model.variables(), { ...ADAMW_DEFAULTS, weightDecay: opts.weightDecay });
   }
   const cfg = model.config;
   log(`clip config: ${JSON.stringify(cfg)}`);

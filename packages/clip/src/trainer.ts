@@ -1,9 +1,20 @@
 // One contrastive training step (forward, symmetric cross-entropy, gradients of every variable,
 // global-norm clipping, AdamW) and the learning-rate schedule (linear warm-up, cosine decay).
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamW } from './adamw.ts';
+import type { AdamW, AdamWConfig } from '@dalle/core';
 import { contrastiveLoss, inBatchAccuracy } from './loss.ts';
 import { clipLogits, type ClipModel } from './model.ts';
+
+/**
+ * CLIP's AdamW settings (Radford et al. 2021). Decay applies to matrices only (the shared optimizer's
+ * default rule): never to biases, norms or the logit scale.
+ */
+export const ADAMW_DEFAULTS: Readonly<AdamWConfig> = Object.freeze({
+  beta1: 0.9, // CLIP's value
+  beta2: 0.98, // CLIP's value: below 0.999 for transformer stability
+  epsilon: 1e-6, // CLIP's value for its transformer towers
+  weightDecay: 0.1, // CLIP uses 0.2; 0.1 for our small data
+});
 
 export interface StepResult {
   loss: number;

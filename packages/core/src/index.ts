@@ -1,4 +1,4 @@
-// @dalle/core: backend choice, weights I/O, image I/O, RNG, progress and CLI helpers.
+// @dalle/core: backend choice, weights I/O, the AdamW optimizer, image I/O, RNG, progress and CLI helpers.
 export { selectBackend, currentBackend, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.ts';
 export { registerWasmKernels, WASM_PATCHED_KERNELS } from './wasm-kernels.ts';
 export { useThreadedWasm, wasmThreadsCount } from './wasm/threads.ts';
@@ -23,6 +23,7 @@ export {
   type ModelConfigFile,
   type SaveModelOptions,
 } from './weights.ts';
+export { AdamW, ADAM_DEFAULTS, decaysMatrices, type AdamWConfig, type AdamWState, type DecayPredicate } from './adamw.ts';
 export { loadImageRgb, imagesToTensor, floatsToRgbBytes, encodePng, tensorToPngs, contactSheet, writePng, type FitMode, type LoadImageOptions } from './image-io.ts';
 export { Progress, formatDuration, formatMetrics, type ProgressOptions } from './progress.ts';
 export { createCommand, setupBackend, parseIntOption, parseFloatOption, runCli, interruptOnSigint, type CommonOptions } from './cli.ts';

@@ -19,9 +19,11 @@ export { Dvae, type ImageTokenizer } from './dvae.ts';
 export { saveDvae, loadDvae, dvaeIdentity, checkDvaeConfigMatch, DVAE_KIND, DVAE_FORMAT_VERSION } from './io.ts';
 export { gumbelSoftmax, type GumbelOptions } from './gumbel.ts';
 export { reconstructionLoss, klToUniform, codePerplexity, psnr } from './loss.ts';
-export { Adam, type AdamOptions } from './adam.ts';
+// The optimizer moved to @dalle/core; the old names stay for callers of this package.
+export { AdamW as Adam, type AdamWConfig as AdamOptions } from '@dalle/core';
 export {
   DVAE_TRAIN_DEFAULTS,
+  DVAE_ADAM,
   resolveDvaeTrainConfig,
   learningRateAt,
   temperatureAt,

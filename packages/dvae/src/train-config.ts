@@ -1,7 +1,7 @@
 // Training settings of the dVAE (schedules, batch, checkpoints), kept apart from the model config
 // because they do not change the weights' shapes. Defaults follow DALL-E's dVAE recipe scaled
 // down (Ramesh et al. 2021, appendix A.2): Adam, cosine lr decay, tau annealed 1 -> 1/16, KL weight ramped up.
-import { UsageError } from '@dalle/core';
+import { UsageError, type AdamWConfig } from '@dalle/core';
 
 export interface DvaeTrainConfig {
   /** Optimisation steps in the whole run (the schedules are laid out over these). */
@@ -58,6 +58,14 @@ export const DVAE_TRAIN_DEFAULTS: DvaeTrainConfig = {
   valEvery: 250,
   keepCheckpoints: 3, // bounds disk use; the latest is what --resume needs
 };
+
+/** The dVAE's optimizer settings: plain Adam, as this trainer has always used (no weight decay). */
+export const DVAE_ADAM: Readonly<AdamWConfig> = Object.freeze({
+  beta1: 0.9, // Kingma & Ba's default
+  beta2: 0.999, // Kingma & Ba's default
+  epsilon: 1e-8, // Kingma & Ba's default
+  weightDecay: 0, // unchanged from the earlier dVAE-only Adam, so existing runs resume on the same trajectory
+});
 
 function checkNumber(name: string, v: unknown, min: number, max: number, integer: boolean, minExclusive = false): void {
   const ok = typeof v === 'number' && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max && (!integer || Number.isInteger(v));

@@ -2,8 +2,7 @@
 // beta * KL(q || uniform) (KL summed over cells, NLL over pixel values, as DALL-E's ELB
 // weights them), gradients of every variable, one Adam update. Returns the step's metrics.
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureGradients } from '@dalle/core';
-import type { Adam } from './adam.ts';
+import { ensureGradients, type AdamW } from '@dalle/core';
 import { imageSeqLen } from './config.ts';
 import { decoderOutput } from './decoder.ts';
 import type { Dvae } from './dvae.ts';
@@ -46,7 +45,7 @@ export function dvaeLoss(dvae: Dvae, images: tf.Tensor4D, s: Omit<StepSettings, 
 }
 
 /** Computes gradients for every variable and applies one Adam update; returns the metrics. */
-export async function trainStep(dvae: Dvae, adam: Adam, images: tf.Tensor4D, s: StepSettings): Promise<StepMetrics> {
+export async function trainStep(dvae: Dvae, adam: AdamW, images: tf.Tensor4D, s: StepSettings): Promise<StepMetrics> {
   ensureGradients(); // a no-op after the first call (selectBackend also does it)
   let parts: tf.Tensor1D | undefined;
   const { value, grads } = tf.variableGrads(() => {

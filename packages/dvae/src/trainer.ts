@@ -4,13 +4,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { contactSheet, decodeSafetensors, encodeSafetensors, Rng, UsageError, writeFileAtomic, type RngState } from '@dalle/core';
-import { Adam } from './adam.ts';
+import { AdamW, contactSheet, decodeSafetensors, encodeSafetensors, Rng, UsageError, writeFileAtomic, type RngState } from '@dalle/core';
 import { resolveDvaeConfig, type DvaeConfig } from './config.ts';
 import { Dvae } from './dvae.ts';
 import { checkDvaeConfigMatch, loadDvae, saveDvae } from './io.ts';
 import { psnr } from './loss.ts';
-import { klWeightAt, learningRateAt, resolveDvaeTrainConfig, temperatureAt, type DvaeTrainConfig } from './train-config.ts';
+import { DVAE_ADAM, klWeightAt, learningRateAt, resolveDvaeTrainConfig, temperatureAt, type DvaeTrainConfig } from './train-config.ts';
 import { variableFrom } from './params.ts';
 import { trainStep, type StepMetrics } from './train-step.ts';
 
@@ -174,7 +173,7 @@ export async function reconstructionSheet(dvae: Dvae, images: TrainImages, count
   }
 }
 
-async function saveCheckpoint(runDir: string, dvae: Dvae, adam: Adam, state: TrainerState, keep: number): Promise<string> {
+async function saveCheckpoint(runDir: string, dvae: Dvae, adam: AdamW, state: TrainerState, keep: number): Promise<string> {
   const dir = path.join(runDir, CHECKPOINTS_DIR, `step-${state.step}`);
   const opt = adam.state();
   await saveDvae(dir, dvae, { step: state.step, imagesSeen: state.imagesSeen }, {
@@ -218,7 +217,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
   if (args.images.length === 0) throw new UsageError('no training images');
   let dvae: Dvae;
   let state: TrainerState;
-  let adam: Adam;
+  let adam: AdamW;
   if (args.resume) {
     if (!args.runDir) throw new UsageError('resume needs a run folder');
     const ckpt = await latestCheckpoint(args.runDir);
@@ -231,9 +230,9 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
       dvae.dispose();
       throw new UsageError(`${ckpt} was trained on ${saved.dataSize} images but ${args.images.length} were given: resume needs the same training data (and --limit)`);
     }
-    adam = new Adam(dvae.params);
+    adam = new AdamW(dvae.params, DVAE_ADAM);
     const { tensors } = decodeSafetensors(await fsp.readFile(path.join(ckpt, OPTIMIZER_FILE)), path.join(ckpt, OPTIMIZER_FILE));
-    adam.load({ step: saved.adamStep, tensors }, ckpt);
+    adam.loadState({ step: saved.adamStep, tensors }, ckpt);
     await truncateLog(path.join(args.runDir, LOG_FILE), state.step);
   } else {
     const train = resolveDvaeTrainConfig(args.train);
@@ -247,7 +246,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
     const rng = new Rng(train.seed);
     state = { step: 0, train, rng: rng.state(), cursor: { epoch: 0, index: 0, epochSeed: rng.nextUint32() }, imagesSeen: 0, dataSize: args.images.length };
     state.rng = rng.state();
-    adam = new Adam(dvae.params);
+    adam = new AdamW(dvae.params, DVAE_ADAM);
     if (args.runDir) {
       const existing = await latestCheckpoint(args.runDir);
       if (existing) throw new UsageError(`${args.runDir} already holds a run (${existing}); resume it or choose another --out`);

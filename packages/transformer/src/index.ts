@@ -74,8 +74,9 @@ export {
  */
 export { createDecoder, type TransformerDecoder } from './decoder.ts';
 export { TRANSFORMER_FORMAT_VERSION, TRANSFORMER_KIND, loadTransformer, saveTransformer } from './persistence.ts';
-export { AdamW, decays, type AdamWConfig } from './adamw.ts';
-export { TRAIN_DEFAULTS, learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
+// The optimizer moved to @dalle/core; the old names stay for callers of this package.
+export { AdamW, type AdamWConfig } from '@dalle/core';
+export { TRAIN_DEFAULTS, decays, learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
 export { checkDatasetFits, concatSources, tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource, type TokenDatasetIdentity } from './dataset.ts';
 export { conditionalGain, evaluateLoss, type ConditionalGain, type EvalLosses, type EvalOptions } from './evaluate.ts';
 export {

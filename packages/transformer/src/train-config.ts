@@ -1,5 +1,6 @@
 // TrainConfig: optimisation settings for dalle-train (AdamW, warm-up then cosine decay, clipping,
 // accumulation, checkpoints), with defaults, validation and the learning-rate schedule.
+import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '@dalle/core';
 
 export interface TrainConfig {
@@ -52,6 +53,11 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   valEvery: 1000,
   valBatches: 0,
 });
+
+/** AdamW decays matrices (kernels, embeddings), not biases or LayerNorm gains (as GPT-2 / nanoGPT do). */
+export function decays(key: string, v: tf.Tensor): boolean {
+  return v.rank >= 2 && !key.endsWith('.bias');
+}
 
 function checkInt(cfg: TrainConfig, key: keyof TrainConfig, min: number): void {
   const v = cfg[key];

@@ -3,14 +3,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Rng, UsageError, decodeSafetensors, encodeSafetensors, type NamedTensors, type RngState } from '@dalle/core';
-import { AdamW } from './adamw.ts';
+import { AdamW, Rng, UsageError, decodeSafetensors, encodeSafetensors, type NamedTensors, type RngState } from '@dalle/core';
 import { transformerLayout } from './config.ts';
 import { tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource } from './dataset.ts';
 import { evaluateLoss, type EvalLosses } from './evaluate.ts';
 import { modelBatch } from './layout.ts';
 import { loadTransformer, saveTransformer } from './persistence.ts';
-import { learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
+import { decays, learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
 import { transformerLoss, type TransformerModel } from './transformer.ts';
 
 /** Everything besides weights and moments that a resumed run needs to continue identically. */
@@ -61,9 +60,9 @@ export class TransformerTrainer {
     resume?: { state: TrainerState; optimizerTensors: NamedTensors; optimizerStep: number },
   ) {
     const { beta1, beta2, epsilon, weightDecay } = config;
-    this.optimizer = new AdamW(model.params, { beta1, beta2, epsilon, weightDecay });
+    this.optimizer = new AdamW(model.params, { beta1, beta2, epsilon, weightDecay }, decays);
     if (resume) {
-      this.optimizer.loadState(resume.optimizerStep, resume.optimizerTensors, 'checkpoint optimizer state');
+      this.optimizer.loadState({ step: resume.optimizerStep, tensors: resume.optimizerTensors }, 'checkpoint optimizer state');
       this.order = createOrder(source.size, resume.state.order);
       this.rng = new Rng(resume.state.rng);
       this.steps = resume.state.step;
@@ -127,6 +126,8 @@ export class TransformerTrainer {
           } else sums[key] = g;
         }
       }
+      // The shared AdamW leaves a variable without a gradient alone; here every parameter feeds the loss, so one missing is a bug.
+      for (const key of Object.keys(params)) if (!sums[key]) throw new Error(`no gradient for "${key}": every transformer parameter should take part in the loss`);
       if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, `the loss (${loss})`);
       if (A > 1) sums = scaleAll(sums, 1 / A);
       const gradNorm = tf.tidy(() => Math.sqrt(tf.addN(Object.values(sums).map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
@@ -152,7 +153,7 @@ export class TransformerTrainer {
     };
     await saveTransformer(dir, this.model, { ...info, trainedSteps: this.steps }, {
       extraFiles: {
-        [OPTIMIZER_FILE]: encodeSafetensors(this.optimizer.stateTensors()),
+        [OPTIMIZER_FILE]: encodeSafetensors(this.optimizer.state().tensors),
         [TRAINER_STATE_FILE]: JSON.stringify(state, null, 2) + '\n',
       },
     });
