@@ -5,7 +5,7 @@
 // DALLE_WASM_THREADS=N tries the experimental threaded wasm build with N XNNPACK threads.
 // Options: --quick (fewer repetitions), --only <substring> (run matching cases only).
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend, useThreadedWasm, wasmThreadsCount } from '@dalle/core';
+import { selectBackend, wasmThreadsCount } from '@dalle/core';
 
 /** OpenBLAS sgemm 2048 on this machine (docs: PLATFORM.md); the ceiling to compare against. */
 const SGEMM_CEILING_GFLOPS = 130;
@@ -143,7 +143,6 @@ const cases: Case[] = [
   attentionCase(),
 ].filter((c) => !only || c.name.includes(only));
 
-if (process.env.DALLE_WASM_THREADS) useThreadedWasm(Number(process.env.DALLE_WASM_THREADS));
 const info = await selectBackend(process.env.DALLE_BACKEND);
 const patches = info.name === 'wasm' ? (process.env.DALLE_WASM_PATCHES === '0' ? 'stock kernels (DALLE_WASM_PATCHES=0)' : 'with dalle kernel patches') : 'n/a';
 const threads = info.name === 'wasm' ? `; XNNPACK threads: ${wasmThreadsCount()}` : '';

@@ -47,6 +47,39 @@ describe('wasm threads (experimental)', function () {
     assert.ok(err <= 1e-4, `relative error ${err}`);
   });
 
+  it('DALLE_WASM_THREADS=2 makes selectBackend start the threaded build, and the process still exits by itself', () => {
+    // No process.exit here: XNNPACK's pool threads must not keep Node alive (execFileSync would time out).
+    const child = `(async () => {
+const tf = await import('@tensorflow/tfjs-core');
+const { selectBackend, wasmThreadsCount } = await import('@dalle/core');
+const info = await selectBackend('wasm');
+const s = tf.sum(tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]))).dataSync()[0];
+console.log(JSON.stringify({ threads: wasmThreadsCount(), detail: info.detail, s }));
+})();
+`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', child], { encoding: 'utf8', timeout: FAST * 5, env: { ...process.env, DALLE_WASM_THREADS: '2' } });
+    const { threads, detail, s } = JSON.parse(out.trim().split('\n').pop()!) as { threads: number; detail: string; s: number };
+    assert.equal(threads, 2);
+    assert.match(detail, /SIMD, 2 threads/);
+    assert.equal(s, 64 * 64 * 64);
+  });
+
+  it('DALLE_WASM_THREADS outside 1..4 is a usage error', async () => {
+    const { wasmThreadsFromEnv } = await import('@dalle/core');
+    const saved = process.env.DALLE_WASM_THREADS;
+    try {
+      process.env.DALLE_WASM_THREADS = '5';
+      assert.throws(() => wasmThreadsFromEnv(), { name: 'UsageError', message: 'DALLE_WASM_THREADS must be an integer from 1 to 4, got "5"' });
+      process.env.DALLE_WASM_THREADS = 'two';
+      assert.throws(() => wasmThreadsFromEnv(), /got "two"/);
+      delete process.env.DALLE_WASM_THREADS;
+      assert.equal(wasmThreadsFromEnv(), 1);
+    } finally {
+      if (saved === undefined) delete process.env.DALLE_WASM_THREADS;
+      else process.env.DALLE_WASM_THREADS = saved;
+    }
+  });
+
   it('rejects thread counts outside 1..4', async () => {
     const { useThreadedWasm } = await import('@dalle/core');
     assert.throws(() => useThreadedWasm(0), /\[1, 4\]/);

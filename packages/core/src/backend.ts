@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { UsageError } from './errors.ts';
 import { ensureGradients } from './gradients.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
+import { useThreadedWasm, wasmThreadsCount } from './wasm/threads.ts';
 
 export const BACKEND_NAMES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -80,9 +81,24 @@ async function useNode(gpu: boolean, skipped: string[]): Promise<boolean> {
   return true;
 }
 
+/**
+ * XNNPACK threads for wasm from DALLE_WASM_THREADS: 1 (the default) is the stock single-threaded
+ * SIMD build; 2-4 start the threaded build (useThreadedWasm), whose matrix products use that
+ * many cores. On a machine whose cores are all busy, extra threads only add contention.
+ */
+export function wasmThreadsFromEnv(): number {
+  const raw = process.env.DALLE_WASM_THREADS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 4) throw new UsageError(`DALLE_WASM_THREADS must be an integer from 1 to 4, got "${raw}"`);
+  return n;
+}
+
 async function useWasm(skipped: string[]): Promise<boolean> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
+    const threads = wasmThreadsFromEnv();
+    if (threads > 1) useThreadedWasm(threads);
     registerWasmKernels();
     if (await tf.setBackend('wasm')) return true;
     skipped.push('wasm: backend failed to initialise');
@@ -120,7 +136,8 @@ export async function selectBackend(name?: string, options: { log?: (line: strin
   await tf.ready();
   ensureGradients();
   const tfName = tf.getBackend();
-  const detail = chosen === 'wasm' ? 'tfjs-backend-wasm (SIMD, 1 thread) + dalle kernel patches' : chosen === 'cpu' ? 'tfjs-backend-cpu (pure JavaScript)' : `libtensorflow via ${chosen === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'}`;
+  const threads = chosen === 'wasm' ? wasmThreadsCount() : 0;
+  const detail = chosen === 'wasm' ? `tfjs-backend-wasm (SIMD, ${threads} thread${threads === 1 ? '' : 's'}) + dalle kernel patches` : chosen === 'cpu' ? 'tfjs-backend-cpu (pure JavaScript)' : `libtensorflow via ${chosen === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'}`;
   current = { requested, name: chosen, tfName, skipped, detail };
   options.log?.(`backend: ${chosen} (${detail})${skipped.length && requested === 'auto' ? `; skipped ${skipped.join('; ')}` : ''}`);
   return current;

@@ -1,5 +1,5 @@
 // @dalle/core: backend choice, weights I/O, the AdamW optimizer, image I/O, RNG, progress and CLI helpers.
-export { selectBackend, currentBackend, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.ts';
+export { selectBackend, wasmThreadsFromEnv, currentBackend, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend.ts';
 export { registerWasmKernels, WASM_PATCHED_KERNELS } from './wasm-kernels.ts';
 export { useThreadedWasm, wasmThreadsCount } from './wasm/threads.ts';
 export { UsageError, check } from './errors.ts';

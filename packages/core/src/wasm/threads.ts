@@ -15,9 +15,37 @@ const require = createRequire(import.meta.url);
 /** The C++ thread pool is capped at 4 threads. */
 const MAX_THREADS = 4;
 
+interface NodeWorker {
+  ref(): void;
+  unref(): void;
+}
+
 interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): unknown;
   tfjs?: unknown;
+  PThread?: { unusedWorkers: NodeWorker[]; runningWorkers: NodeWorker[]; allocateUnusedWorker?: () => void };
+}
+
+/**
+ * Emscripten refs a pthread's worker while the thread runs, and XNNPACK's pool threads run for
+ * the life of the module, so Node would never exit by itself once the pool has started. The
+ * workers are made unreferenced for good: the process exits when its own work is done.
+ */
+function keepWorkersUnreferenced(module: EmscriptenModule): void {
+  const pthread = module.PThread;
+  if (!pthread) return;
+  const patch = (w: NodeWorker) => {
+    w.unref();
+    w.ref = () => {};
+  };
+  [...pthread.unusedWorkers, ...pthread.runningWorkers].forEach(patch);
+  const allocate = pthread.allocateUnusedWorker;
+  if (allocate) {
+    pthread.allocateUnusedWorker = () => {
+      allocate.call(pthread);
+      patch(pthread.unusedWorkers[pthread.unusedWorkers.length - 1]);
+    };
+  }
 }
 
 /**
@@ -62,6 +90,7 @@ export function useThreadedWasm(threads: number): void {
       } finally {
         os.cpus = realCpus;
       }
+      keepWorkersUnreferenced(module);
       // The same bridge the package's own init() installs.
       module.tfjs = {
         init: module.cwrap('init', null, []),
