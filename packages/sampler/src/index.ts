@@ -19,6 +19,7 @@ export { loadPipeline, tokenizerPromptEncoder, type LoadPipelineOptions } from '
 export { sampleImageBatch, type SampleBatchOptions, type SampledBatch } from './sample.ts';
 export { promptSlug, imageFileName, checkOutputFolder, resultsJson, writeOutputFolder } from './output-folder.ts';
 export { rankCandidates, scoreImages } from './rerank.ts';
+export { clipScorerAdapter } from './clip-adapter.ts';
 export { DEFAULT_WEIGHTS_DIR, MANIFEST_FILE, PART_DIRS, readWeightsManifest, checkPartsAgree, type WeightsManifest, type PartFacts } from './weights-folder.ts';
 export type { TokenDecoder, ImagePrior, ImageTokenizer, Reranker, PromptEncoder } from './types.ts';
 export {
