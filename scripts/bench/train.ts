@@ -2,18 +2,41 @@
 // the active backend (DALLE_BACKEND picks it). Transformer: tokens/s, ms/step and model GFLOP/s
 // (6 x non-embedding parameters x tokens/s); dVAE: images/s of a training step. Random tokens and
 // images: the figures depend on shapes only. Wall and process-CPU figures are both printed, since
-// CPU time is the fairer figure on a shared machine.
+// CPU time is the fairer figure on a shared machine. --profile adds, per model, the kernels of one
+// step by time (tf.profile; kernel wall times, so run it on a quiet machine).
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { Rng, selectBackend } from '@dalle/core';
 import { Adam, Dvae, dvaePreset, trainStep } from '@dalle/dvae';
 import { TransformerTrainer, countParams, createEpochOrder, createTransformer, imageSeqLen, paramSpecs, resolveTrainConfig, tokensPerSequence, transformerPreset, type TokenBatchSource } from '@dalle/transformer';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '3' }, batch: { type: 'string', default: '16' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { steps: { type: 'string', default: '3' }, batch: { type: 'string', default: '16' }, only: { type: 'string' }, profile: { type: 'boolean', default: false } } });
 const steps = Number(values.steps);
 const B = Number(values.batch);
 const info = await selectBackend(undefined);
 console.log(`backend ${info.name}; batch ${B}; ${steps} timed steps after one warm-up step`);
+
+/** Kernel time of one call of `run`, by kernel name, largest first (op-level wrappers left out). */
+async function printProfile(what: string, run: () => unknown): Promise<void> {
+  const info = await tf.profile(async () => {
+    await run();
+    return tf.scalar(0);
+  });
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
+    const key = k.name === 'BatchMatMul' || k.name === '_FusedMatMul' ? `${k.name} ${k.inputShapes.slice(0, 2).map((x) => `[${x}]`).join('x')}` : k.name;
+    const e = byName.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.calls++;
+    byName.set(key, e);
+  }
+  const total = [...byName.values()].reduce((s, e) => s + e.ms, 0);
+  console.log(`  ${what}: one step's kernels, ${total.toFixed(0)} ms in all`);
+  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16)) {
+    console.log(`    ${name.padEnd(44)} ${e.ms.toFixed(0).padStart(6)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.calls} calls`);
+  }
+}
 
 function timed(run: () => void | Promise<void>): Promise<{ wallMs: number; cpuMs: number }> {
   return (async () => {
@@ -45,6 +68,7 @@ if (!values.only || values.only === 'transformer') {
   const trainer = new TransformerTrainer(model, source, resolveTrainConfig({ batchSize: B }), createEpochOrder);
   trainer.trainStep();
   const { wallMs, cpuMs } = await timed(() => void trainer.trainStep());
+  if (values.profile) await printProfile('transformer', () => trainer.trainStep());
   trainer.dispose();
   const tokens = B * tokensPerSequence(cfg);
   const embedding = paramSpecs(cfg).filter((s) => s.key.startsWith('embed.') || s.key.startsWith('pos.')).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
@@ -65,5 +89,6 @@ if (!values.only || values.only === 'dvae') {
   const { wallMs, cpuMs } = await timed(() => trainStep(dvae, adam, images, settings).then(() => undefined));
   console.log(`dVAE emoji-64 (${size}x${size}, hiddenChannels ${dvae.config.hiddenChannels}, K=${dvae.config.codebookSize})`);
   console.log(`  ${wallMs.toFixed(0)} ms/step wall, ${((B / wallMs) * 1000).toFixed(1)} images/s; ${cpuMs.toFixed(0)} ms/step CPU, ${((B / cpuMs) * 1000).toFixed(1)} images per CPU-second`);
+  if (values.profile) await printProfile('dVAE', () => trainStep(dvae, adam, images, settings));
   images.dispose();
 }
