@@ -1,4 +1,5 @@
 // Runs a command's bin launcher in a child process (as a user would) and collects its output.
+import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -38,4 +39,17 @@ export async function inPool<T>(jobs: (() => Promise<T>)[], limit = 2): Promise<
   };
   await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
   return out;
+}
+
+/** Runs named jobs (at most `limit` at once) and stores each result in `runs` under its name. */
+export async function runNamed(jobs: Record<string, () => Promise<CliRun>>, runs: Record<string, CliRun>, limit = 2): Promise<void> {
+  const names = Object.keys(jobs);
+  (await inPool(names.map((n) => jobs[n]), limit)).forEach((r, i) => (runs[names[i]] = r));
+}
+
+/** The run stored under `name`, after asserting that it exited with 0 (its stderr in the message). */
+export function okRun(runs: Record<string, CliRun>, name: string): CliRun {
+  const r = runs[name];
+  assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
+  return r;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CLI } from '../helpers/timeouts.ts';
 import { makeTinyWeights, type TinyWeights } from '../sampler/fixture.ts';
-import { inPool, runBin, type CliRun } from './cli.ts';
+import { okRun, runBin, runNamed, type CliRun } from './cli.ts';
 
 const BIN = 'packages/sampler/bin/dalle-sample.js';
 const FILES = ['01.png', '02.png', 'grid.png', 'results.json'];
@@ -41,16 +41,11 @@ describe('e2e/dalle-sample', function () {
       // A long prompt, and no --out: out/<slug> under the working folder.
       long: () => runBin(BIN, [LONG_PROMPT, ...common], { cwd: root }),
     };
-    const names = Object.keys(jobs);
-    (await inPool(names.map((n) => jobs[n]), 2)).forEach((r, i) => (runs[names[i]] = r));
+    await runNamed(jobs, runs);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  const ok = (name: string) => {
-    const r = runs[name];
-    assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
-    return r;
-  };
+  const ok = (name: string) => okRun(runs, name);
 
   it('writes 01.png … grid.png results.json, prints where, and --json prints results.json', () => {
     const r = ok('a');

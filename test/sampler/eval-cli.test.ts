@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { CLI } from '../helpers/timeouts.ts';
-import { inPool, runBin, type CliRun } from '../e2e/cli.ts';
+import { okRun, runBin, runNamed, type CliRun } from '../e2e/cli.ts';
 import { FIXTURE_CAPTIONS, makeTinyWeights, type TinyWeights } from './fixture.ts';
 
 const BIN = 'packages/sampler/bin/dalle-eval.js';
@@ -49,16 +49,11 @@ describe('sampler/dalle-eval (CLI)', function () {
       noWeights: () => runBin(BIN, ['--weights', path.join(root, 'nowhere'), '--images', images, '--out', out('x')]),
       zeroPrompts: () => runBin(BIN, ['--weights', weights.dir, '--images', images, '--prompts', '0', '--out', out('y')]),
     };
-    const names = Object.keys(jobs);
-    (await inPool(names.map((n) => jobs[n]), 2)).forEach((r, i) => (runs[names[i]] = r));
+    await runNamed(jobs, runs);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  const ok = (name: string) => {
-    const r = runs[name];
-    assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
-    return r;
-  };
+  const ok = (name: string) => okRun(runs, name);
 
   it('writes eval.json with every field present and finite, and --json prints it', () => {
     const r = ok('full');
