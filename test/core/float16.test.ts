@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '@dalle/core';
+import { float16BitsToFloat32, float32ToFloat16Bits, fromFloat16Array, toFloat16Array } from '@dalle/core';
 
 describe('float16', () => {
   it('encodes exactly representable values exactly, including subnormals and signs', () => {
@@ -23,5 +23,16 @@ describe('float16', () => {
     assert.equal(float16BitsToFloat32(float32ToFloat16Bits(-Infinity)), -Infinity);
     assert.ok(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN))));
     assert.equal(float16BitsToFloat32(float32ToFloat16Bits(65520)), Infinity); // halfway above max rounds to even -> Inf
+  });
+
+  it('fromFloat16Array widens all 65,536 bit patterns exactly as float16BitsToFloat32, and toFloat16Array inverts it', () => {
+    const bits = Uint16Array.from({ length: 65536 }, (_, h) => h);
+    const wide = fromFloat16Array(bits);
+    for (let h = 0; h < 65536; h++) {
+      const want = float16BitsToFloat32(h);
+      assert.ok(Object.is(wide[h], Math.fround(want)) || (Number.isNaN(want) && Number.isNaN(wide[h])), `0x${h.toString(16)}: ${wide[h]} vs ${want}`);
+    }
+    const back = toFloat16Array(wide);
+    for (let h = 0; h < 65536; h++) if (!Number.isNaN(wide[h])) assert.equal(back[h], h, `0x${h.toString(16)}`);
   });
 });

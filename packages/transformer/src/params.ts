@@ -81,16 +81,20 @@ export function paramSpecs(cfg: TransformerConfig): { key: TransformerParamKey; 
 /** Standard deviation of the normal init (GPT-2). */
 export const INIT_STD = 0.02;
 
-/** Fresh variables from `seed`: identical on every backend, since the numbers come from core's Rng. */
-export function initTransformerParams(cfg: TransformerConfig, seed: number): TransformerParams {
-  const rng = new Rng(seed);
+/**
+ * Fresh variables from `seed`: identical on every backend, since the numbers come from core's Rng.
+ * With `seed` null the randomly initialised ones stay zero, for a model whose weights are about to
+ * be loaded (the 7 M normal draws of emoji-64 cost about 0.5 s).
+ */
+export function initTransformerParams(cfg: TransformerConfig, seed: number | null): TransformerParams {
+  const rng = new Rng(seed ?? 0);
   const params = {} as TransformerParams;
   const residualStd = INIT_STD / Math.sqrt(2 * cfg.numLayers); // keeps the residual stream's variance flat with depth
   for (const { key, shape, init } of paramSpecs(cfg)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     if (init === 'ones') data.fill(1);
-    else if (init === 'normal' || init === 'residual') {
+    else if (seed !== null && (init === 'normal' || init === 'residual')) {
       const std = init === 'normal' ? INIT_STD : residualStd;
       for (let i = 0; i < size; i++) data[i] = rng.normal() * std;
     }

@@ -20,7 +20,7 @@ export async function saveTransformer(dir: string, model: TransformerModel, info
 export async function loadTransformer(dir: string): Promise<TransformerModel> {
   const { file, tensors } = await loadModelDir<TransformerConfig>(dir, { kind: TRANSFORMER_KIND, formatVersion: TRANSFORMER_FORMAT_VERSION });
   const config = resolveTransformerConfig(file.config);
-  const model = createTransformer(config, 0);
+  const model = createTransformer(config, null); // every weight is assigned below
   try {
     assignVariables(model.params, tensors, dir);
   } catch (err) {

@@ -25,7 +25,8 @@ export interface TransformerModel {
   info: Record<string, unknown>;
 }
 
-export function createTransformer(cfg: TransformerConfig, seed = 0): TransformerModel {
+/** A model with fresh weights from `seed` (null: zeros where the init is random, before a load). */
+export function createTransformer(cfg: TransformerConfig, seed: number | null = 0): TransformerModel {
   return { config: cfg, params: initTransformerParams(cfg, seed), info: {} };
 }
 
