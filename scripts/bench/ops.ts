@@ -5,7 +5,7 @@
 // DALLE_WASM_THREADS=N tries the experimental threaded wasm build with N XNNPACK threads.
 // Options: --quick (fewer repetitions), --only <substring> (run matching cases only).
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend, wasmThreadsCount } from '@dalle/core';
+import { ensureGradients, selectBackend, wasmThreadsCount } from '@dalle/core';
 
 /** OpenBLAS sgemm 2048 on this machine (docs: PLATFORM.md); the ceiling to compare against. */
 const SGEMM_CEILING_GFLOPS = 130;
@@ -144,6 +144,7 @@ const cases: Case[] = [
 ].filter((c) => !only || c.name.includes(only));
 
 const info = await selectBackend(process.env.DALLE_BACKEND);
+ensureGradients(); // the attention case differentiates
 const patches = info.name === 'wasm' ? (process.env.DALLE_WASM_PATCHES === '0' ? 'stock kernels (DALLE_WASM_PATCHES=0)' : 'with dalle kernel patches') : 'n/a';
 const threads = info.name === 'wasm' ? `; XNNPACK threads: ${wasmThreadsCount()}` : '';
 console.log(`backend: ${info.name} (${info.detail}); wasm patches: ${patches}${threads}`);

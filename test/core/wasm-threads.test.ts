@@ -10,9 +10,10 @@ const CHILD = `(async () => {
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-cpu');
 await import('@tensorflow/tfjs-backend-wasm');
-const { registerWasmKernels, useThreadedWasm, wasmThreadsCount } = await import('@dalle/core');
+const { ensureGradients, registerWasmKernels, useThreadedWasm, wasmThreadsCount } = await import('@dalle/core');
 useThreadedWasm(2);
 registerWasmKernels();
+ensureGradients();
 const ok = await tf.setBackend('wasm');
 const threads = wasmThreadsCount();
 const f = () => {

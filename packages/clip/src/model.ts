@@ -2,13 +2,11 @@
 // differentiable embedding functions other packages use (CLIP-guided generation backpropagates
 // through embedImages). Saving and loading go through core's model-folder format.
 import * as tf from '@tensorflow/tfjs-core';
-import { assignVariables, ensureGradients, loadModelDir, saveModelDir, tensorsToData, type SaveModelOptions } from '@dalle/core';
+import { assignVariables, loadModelDir, saveModelDir, tensorsToData, type SaveModelOptions } from '@dalle/core';
 import { resolveClipConfig, type ClipConfig } from './config.ts';
 import { logitScaleValue, similarityLogits } from './loss.ts';
 import { flattenParams, initClipParams, unflattenParams, type ClipParams } from './params.ts';
 import { textTower, visionTower } from './towers.ts';
-
-ensureGradients(); // embedImages / embedTexts are meant to be differentiated (CLIP guidance, training)
 
 export const CLIP_KIND = 'dalle-clip';
 export const CLIP_FORMAT_VERSION = 1;

@@ -1,7 +1,7 @@
 // One contrastive training step (forward, symmetric cross-entropy, gradients of every variable,
 // global-norm clipping, AdamW) and the learning-rate schedule (linear warm-up, cosine decay).
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdamW, AdamWConfig } from '@dalle/core';
+import { ensureGradients, type AdamW, type AdamWConfig } from '@dalle/core';
 import { contrastiveLoss, inBatchAccuracy } from './loss.ts';
 import { clipLogits, type ClipModel } from './model.ts';
 
@@ -27,6 +27,7 @@ export interface StepResult {
 
 /** Gradients of the contrastive loss for every variable (by key) plus the loss and logits. Caller disposes. */
 export function clipGradients(model: ClipModel, images: tf.Tensor4D, ids: tf.Tensor2D): { loss: tf.Scalar; logits: tf.Tensor2D; grads: Record<string, tf.Tensor> } {
+  ensureGradients(); // registered on first use: sampling-only commands skip their load time
   const vars = model.variables();
   const keyOf = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
   let logits: tf.Tensor2D | undefined;

@@ -7,7 +7,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { UsageError } from './errors.ts';
-import { ensureGradients } from './gradients.ts';
 import { registerWasmKernels } from './wasm-kernels.ts';
 import { useThreadedWasm, wasmThreadsCount } from './wasm/threads.ts';
 
@@ -134,7 +133,6 @@ export async function selectBackend(name?: string, options: { log?: (line: strin
   }
   if (!chosen) throw new UsageError(`backend "${requested}" is not available here (${skipped.join('; ')}); try --backend auto`);
   await tf.ready();
-  ensureGradients();
   const tfName = tf.getBackend();
   const threads = chosen === 'wasm' ? wasmThreadsCount() : 0;
   const detail = chosen === 'wasm' ? `tfjs-backend-wasm (SIMD, ${threads} thread${threads === 1 ? '' : 's'}) + dalle kernel patches` : chosen === 'cpu' ? 'tfjs-backend-cpu (pure JavaScript)' : `libtensorflow via ${chosen === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'}`;

@@ -9,7 +9,6 @@ import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from './wasm/conv2d
 import { einsum } from './wasm/einsum.ts';
 import { makePow, makeTanh } from './wasm/elementwise.ts';
 import { makeGatherV2 } from './wasm/gather.ts';
-import { ensureGradients } from './gradients.ts';
 import type { WasmKernelFunc } from './wasm/kernel-utils.ts';
 import { logSoftmax } from './wasm/log-softmax.ts';
 import { makeOneHot } from './wasm/one-hot.ts';
@@ -35,14 +34,13 @@ function stock(name: string): tf.KernelConfig {
 }
 
 /**
- * Registers the project's wasm kernel patches (and tfjs-core's gradients) once; safe to call
+ * Registers the project's wasm kernel patches once; safe to call
  * repeatedly. Call after importing '@tensorflow/tfjs-backend-wasm' and before tf.setBackend('wasm').
  * DALLE_WASM_PATCHES=0 skips the kernels (stock tfjs-backend-wasm), for benchmarks that compare.
  */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
-  ensureGradients();
   if (process.env.DALLE_WASM_PATCHES === '0') return;
   const matMul = stock('BatchMatMul');
   const fused = stock('_FusedMatMul');

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { AdamW, Rng, UsageError, decodeSafetensors, encodeSafetensors, type NamedTensors, type RngState } from '@dalle/core';
+import { AdamW, Rng, UsageError, decodeSafetensors, encodeSafetensors, ensureGradients, type NamedTensors, type RngState } from '@dalle/core';
 import { transformerLayout } from './config.ts';
 import { tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource } from './dataset.ts';
 import { evaluateLoss, type EvalLosses } from './evaluate.ts';
@@ -97,6 +97,7 @@ export class TransformerTrainer {
   trainStep(): StepStats {
     const started = Date.now();
     const step = this.steps + 1;
+    ensureGradients(); // registered on first use: sampling-only commands skip their load time
     const { gradAccumSteps: A, clipNorm } = this.config;
     const params = this.model.params;
     const byName = new Map(Object.entries(params).map(([key, v]) => [v.name, key]));

@@ -6,7 +6,7 @@
 // position T+1+j holds image token j and predicts image token j+1. Output position p predicts
 // stream token p, so the input is the stream shifted right by one behind the start token.
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureGradients, UsageError } from '@dalle/core';
+import { UsageError } from '@dalle/core';
 import { attentionMask } from './attention-mask.ts';
 import type { KeyValue } from './attention.ts';
 import { transformerBlock } from './block.ts';
@@ -15,8 +15,6 @@ import { layerNorm } from './layer-norm.ts';
 import { logitsMask, modelBatch, type ModelBatch } from './layout.ts';
 import { crossEntropy, targetLogProbs } from './loss.ts';
 import { blockParams, disposeParams, initTransformerParams, type TransformerParams } from './params.ts';
-
-ensureGradients(); // training differentiates this module's functions on any backend
 
 /** A model: its config and weights, plus free-form facts saved beside them (e.g. dvaeId, tokenizerId). */
 export interface TransformerModel {
