@@ -2,7 +2,7 @@
 // (prefill), then each step feeds one image code per sequence and returns the next position's logits.
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '@dalle/core';
-import type { KeyValue } from './attention.ts';
+import { cacheTensors, type KeyValue } from './attention.ts';
 import { imageSeqLen, transformerLayout } from './config.ts';
 import { imageToStreamId, startTokenId, textToStreamId } from './layout.ts';
 import { hiddenStates, imageHead, type TransformerModel } from './transformer.ts';
@@ -57,17 +57,17 @@ export function createDecoder(model: TransformerModel, batchSize: number): Trans
       present = out.present;
       if (rows) {
         const index = tf.tensor1d(rows, 'int32');
-        present = present.map((kv) => ({ keys: tf.gather(kv.keys, index), valuesT: tf.gather(kv.valuesT, index) }));
+        const pick = <T extends tf.Tensor | undefined>(t: T): T => (t ? (tf.gather(t, index) as T) : t);
+        present = present.map((kv) => ({ keys: pick(kv.keys), valuesT: pick(kv.valuesT), recentKeys: pick(kv.recentKeys), recentValuesT: pick(kv.recentValuesT) }));
       }
-      for (const kv of present) {
-        tf.keep(kv.keys);
-        tf.keep(kv.valuesT);
-      }
+      for (const kv of present) cacheTensors(kv).forEach((t) => tf.keep(t));
       const last = tf.reshape(tf.slice(out.h, [0, S - 1, 0], [R, 1, C]), [R, C]) as tf.Tensor2D; // [R, C]
       const lastRows = rows ? tf.gather(last, tf.tensor1d(rows, 'int32')) : last; // [B, C]
       return imageHead(model.params, lastRows); // [B, K]
     });
-    if (cache) for (const kv of cache) tf.dispose([kv.keys, kv.valuesT]);
+    // A step passes the settled part of the cache on unchanged: free only what the new cache dropped.
+    const kept = new Set(present.flatMap(cacheTensors));
+    if (cache) tf.dispose(cache.flatMap(cacheTensors).filter((t) => !kept.has(t)));
     cache = present;
     position += S;
     return logits;
@@ -118,7 +118,7 @@ export function createDecoder(model: TransformerModel, batchSize: number): Trans
       return advance(ids, 1);
     },
     dispose() {
-      if (cache) for (const kv of cache) tf.dispose([kv.keys, kv.valuesT]);
+      if (cache) tf.dispose(cache.flatMap(cacheTensors));
       cache = undefined;
     },
   };

@@ -48,7 +48,7 @@ export {
 } from './layout.ts';
 export { attentionMask, isVisible } from './attention-mask.ts';
 export { layerNorm, type LayerNormParams } from './layer-norm.ts';
-export { cachedSelfAttention, causalSelfAttention, dense, type AttentionParams, type DenseParams, type KeyValue } from './attention.ts';
+export { cacheTensors, cachedSelfAttention, causalSelfAttention, dense, type AttentionParams, type DenseParams, type KeyValue } from './attention.ts';
 export { gelu, mlp, type MlpParams } from './mlp.ts';
 export { transformerBlock, type BlockParams } from './block.ts';
 export { crossEntropy, targetLogProbs } from './loss.ts';
