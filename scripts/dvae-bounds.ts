@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadImageRgb, Rng, selectBackend } from '@dalle/core';
+import { histogramPerplexity } from '@dalle/sampler';
 
 const { values } = parseArgs({
   options: {
@@ -88,15 +89,8 @@ function psnrAndPerplexity(x: Float32Array, D: number, codebook: Float32Array, K
     const c = idx[i] * D;
     for (let j = 0; j < D; j++) err += (x[i * D + j] - codebook[c + j]) ** 2;
   }
-  let entropy = 0;
-  let used = 0;
-  for (const c of counts) {
-    if (c > 0) {
-      used++;
-      entropy -= (c / N) * Math.log(c / N);
-    }
-  }
-  return { psnr: -10 * Math.log10(err / x.length), perplexity: Math.exp(entropy), used };
+  const { perplexity, codesUsed } = histogramPerplexity(counts);
+  return { psnr: -10 * Math.log10(err / x.length), perplexity, used: codesUsed };
 }
 
 const t0 = performance.now();
