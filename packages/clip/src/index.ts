@@ -12,4 +12,4 @@ export { exportTransformersJs, transformersConfig, preprocessorConfig, TOKENIZER
 export { textModelOnnx, visionModelOnnx } from './onnx/clip-onnx.ts';
 export { ClipScorer, loadClipScorer, DEFAULT_LOGIT_SCALE, type Reranker, type ClipScorerOptions, type HwcImage } from './clip-scorer.ts';
 export { listImages, parseLabels, classifyImages, searchImages, type LabelProbability, type SearchHit } from './image-search.ts';
-export { trainClipRun, latestCheckpoint, type ClipTrainOptions, type ClipTrainResult } from './train-run.ts';
+export { trainClipRun, latestCheckpoint, shiftImageInto, type ClipTrainOptions, type ClipTrainResult } from './train-run.ts';

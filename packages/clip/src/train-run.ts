@@ -33,6 +33,10 @@ export interface ClipTrainOptions {
   resume: boolean;
   /** At most this many images are loaded. */
   limit?: number;
+  /** Warm start: a CLIP model folder (saveClip layout: a run's final/ or checkpoints/step-N/). Its config is used; ignored on resume. */
+  init?: string;
+  /** Augmentation: each training image is shifted by up to this many pixels in x and y (edges replicated). 0: off. */
+  shift?: number;
   fit?: 'cover' | 'contain' | 'fill';
   /** Also write the transformers.js folder here at the end. */
   exportDir?: string;
@@ -63,6 +67,8 @@ interface TrainState {
   captionRng: RngState;
   tokenizerIdentity: string;
   dataSize: number;
+  /** Present when the run augments (shift > 0). */
+  augmentRng?: RngState;
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -87,6 +93,25 @@ async function loadExamples(opts: ClipTrainOptions, cfg: ClipConfig, tok: TextTo
   log(`data: ${examples.length} images from ${opts.data} (${s.skipped} skipped${s.skipped ? `: ${JSON.stringify(s.skippedReasons)}` : ''}); ${truncated} captions truncated to ${cfg.textSeqLen} tokens`);
   if (examples.length < 2) throw new UsageError(`contrastive training needs at least 2 images, ${opts.data} gave ${examples.length}`);
   return examples;
+}
+
+/**
+ * Writes the HWC RGB bytes `src` (size x size) shifted by (dx, dy) pixels into `out` at `offset`,
+ * scaled to [0, 1]: out(y, x) = src(clamp(y - dy), clamp(x - dx)), so the edges are replicated.
+ */
+export function shiftImageInto(src: Uint8Array, size: number, dx: number, dy: number, out: Float32Array, offset: number): void {
+  if (src.length !== size * size * 3) throw new Error(`shiftImageInto: expected ${size}x${size}x3 bytes, got ${src.length}`);
+  for (let y = 0; y < size; y++) {
+    const sy = Math.min(size - 1, Math.max(0, y - dy));
+    for (let x = 0; x < size; x++) {
+      const sx = Math.min(size - 1, Math.max(0, x - dx));
+      const from = (sy * size + sx) * 3;
+      const to = offset + (y * size + x) * 3;
+      out[to] = src[from] / 255;
+      out[to + 1] = src[from + 1] / 255;
+      out[to + 2] = src[from + 2] / 255;
+    }
+  }
 }
 
 /** The latest checkpoints/step-N folder of a run, if any. */
@@ -116,6 +141,16 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
     const { tensors } = decodeSafetensors(await fsp.readFile(path.join(resumeFrom, OPTIMIZER_FILE)), path.join(resumeFrom, OPTIMIZER_FILE));
     optimizer.loadState({ step: state.step, tensors }, path.join(resumeFrom, OPTIMIZER_FILE));
     log(`resumed from ${resumeFrom} at step ${state.step}`);
+  } else if (opts.init) {
+    model = await loadClip(opts.init);
+    const initTokenizer = path.join(opts.init, 'tokenizer.json');
+    const same = existsSync(initTokenizer) && Buffer.from(tokenizerFiles['tokenizer.json']).equals(await fsp.readFile(initTokenizer));
+    if (!same || model.config.textVocabSize !== tok.vocabSize) {
+      model.dispose();
+      throw new UsageError(`--init ${opts.init} was trained with another tokenizer than --tokenizer ${opts.tokenizerDir} (its tokenizer.json differs or is missing); warm-start with the tokenizer it was trained with`);
+    }
+    optimizer = new AdamW(model.variables(), { ...ADAMW_DEFAULTS, weightDecay: opts.weightDecay });
+    log(`warm start from ${opts.init}`);
   } else {
     const cfg = resolveClipConfig({ ...opts.config, textVocabSize: tok.vocabSize, padId: tok.padId });
     model = new ClipModel(cfg, opts.seed);
@@ -130,13 +165,16 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
     if (state && state.dataSize !== examples.length) throw new UsageError(`the checkpoint was trained on ${state.dataSize} images but ${opts.data} now gives ${examples.length}; resume needs the same data`);
     const sampler = new EpochSampler(examples.length, state?.sampler ?? { seed: opts.seed });
     const captionRng = new Rng(state?.captionRng ?? opts.seed + 1);
+    const shift = opts.shift ?? 0;
+    if (!Number.isInteger(shift) || shift < 0) throw new UsageError(`shift must be a whole number of pixels >= 0, got ${shift}`);
+    const augmentRng = shift > 0 ? new Rng(state?.augmentRng ?? opts.seed + 2) : undefined;
     const batchSize = Math.min(opts.batchSize, examples.length);
     let step = state?.step ?? 0;
     const S = cfg.imageSize;
 
     const saveCheckpoint = async (): Promise<string> => {
       const dir = path.join(opts.outDir, 'checkpoints', `step-${step}`);
-      const trainState: TrainState = { step, sampler: sampler.state(), captionRng: captionRng.state(), tokenizerIdentity: tok.identity, dataSize: examples.length };
+      const trainState: TrainState = { step, sampler: sampler.state(), captionRng: captionRng.state(), tokenizerIdentity: tok.identity, dataSize: examples.length, augmentRng: augmentRng?.state() };
       const optState = optimizer.state();
       await saveClip(model, dir, {
         info: { step, data: opts.data },
@@ -165,7 +203,13 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
       const ids = new Int32Array(indices.length * cfg.textSeqLen);
       indices.forEach((ex, b) => {
         const e = examples[ex];
-        for (let i = 0; i < e.pixels.length; i++) pixels[b * e.pixels.length + i] = e.pixels[i] / 255;
+        if (augmentRng) {
+          const dx = augmentRng.int(2 * shift + 1) - shift;
+          const dy = augmentRng.int(2 * shift + 1) - shift;
+          shiftImageInto(e.pixels, S, dx, dy, pixels, b * e.pixels.length);
+        } else {
+          for (let i = 0; i < e.pixels.length; i++) pixels[b * e.pixels.length + i] = e.pixels[i] / 255;
+        }
         ids.set(e.captions[captionRng.int(e.captions.length)], b * cfg.textSeqLen);
       });
       const images = tf.tensor4d(pixels, [indices.length, S, S, 3]);

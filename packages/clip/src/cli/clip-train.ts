@@ -20,6 +20,8 @@ interface Options {
   logEvery: number;
   seed: number;
   resume?: boolean;
+  init?: string;
+  shift: number;
   limit?: number;
   fit: 'cover' | 'contain' | 'fill';
   export?: string;
@@ -39,6 +41,8 @@ const program = createCommand('clip-train', 'Train a small CLIP (text transforme
   .option('--log-every <n>', 'append to log.jsonl every N steps', parseIntOption('--log-every', 1), 10)
   .option('--seed <n>', 'seed of init, data order and caption choice', parseIntOption('--seed', 0, 2 ** 32 - 1), 0)
   .option('--resume', 'continue from the latest checkpoint in --out')
+  .option('--init <dir>', "warm start from a CLIP model folder (a run's final/ or checkpoints/step-N/; its config and tokenizer must match)")
+  .option('--shift <px>', 'augmentation: shift each training image by up to this many pixels (edges replicated); 0 = off', parseIntOption('--shift', 0), 0)
   .option('--limit <n>', 'load at most N images', parseIntOption('--limit', 2))
   .option('--fit <mode>', 'how images are made square: cover (centre crop), contain, fill', 'cover')
   .option('--export <dir>', 'at the end, also write the transformers.js folder (as clip-export) here')
@@ -63,6 +67,8 @@ const program = createCommand('clip-train', 'Train a small CLIP (text transforme
         logEvery: opts.logEvery,
         seed: opts.seed,
         resume: Boolean(opts.resume),
+        init: opts.init,
+        shift: opts.shift,
         limit: opts.limit,
         fit: opts.fit,
         exportDir: opts.export,
