@@ -1,12 +1,15 @@
 // `pnpm bench sample [--weights DIR] [--runs N] [--prompt TEXT]`: wall time of dalle-sample's default
 // work (-n 8 from the default number of candidates, dVAE decode, CLIP rerank, PNG encoding) on the
 // active backend, with each phase timed separately, and the process CPU time (a steadier figure
-// than wall time on a machine that other jobs share). Model loading is timed apart.
+// than wall time on a machine that other jobs share). Model loading is timed apart. --profile adds
+// the kernels of one decoding step halfway through the image, for the default batch of rows
+// (tf.profile; kernel wall times, so run it on a quiet machine).
+import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@dalle/core';
 import { generate, loadPipeline, SAMPLER_DEFAULTS } from '@dalle/sampler';
 
-const { values } = parseArgs({ options: { weights: { type: 'string' }, runs: { type: 'string', default: '2' }, prompt: { type: 'string', default: 'an avocado' } } });
+const { values } = parseArgs({ options: { weights: { type: 'string' }, runs: { type: 'string', default: '2' }, prompt: { type: 'string', default: 'an avocado' }, profile: { type: 'boolean', default: false } } });
 const info = await selectBackend(undefined);
 const t0 = performance.now();
 const pipeline = await loadPipeline(values.weights);
@@ -21,5 +24,41 @@ for (let r = 0; r < Number(values.runs); r++) {
   const t = result.timings;
   const s = (ms: number) => (ms / 1000).toFixed(2);
   console.log(`run ${r + 1}: ${s(total)} s total = sample ${s(t.sampleMs)} + decode ${s(t.decodeMs)} + rerank ${s(t.rerankMs)} + png ${s(t.pngMs)} (+ other ${s(total - t.sampleMs - t.decodeMs - t.rerankMs - t.pngMs - t.primeMs)}); process CPU ${s((cpu.user + cpu.system) / 1000)} s`);
+}
+if (values.profile) {
+  // Guided sampling decodes 2 rows per candidate: the prompt's and the empty caption's.
+  const rows = 2 * SAMPLER_DEFAULTS.numCandidates;
+  const decoder = pipeline.prior.createDecoder(rows);
+  const text = pipeline.promptEncoder.encode(values.prompt!).ids;
+  const ids = new Int32Array(rows * text.length);
+  for (let r = 0; r < rows / 2; r++) ids.set(text, r * text.length);
+  for (let r = rows / 2; r < rows; r++) ids.fill(pipeline.promptEncoder.padId, r * text.length, (r + 1) * text.length);
+  const textIds = tf.tensor2d(ids, [rows, text.length], 'int32');
+  tf.dispose(decoder.prefill(textIds));
+  const codes = tf.tensor1d(new Int32Array(rows).map((_, i) => (7 * i) % pipeline.prior.codebookSize), 'int32');
+  const half = pipeline.prior.imageSeqLen / 2;
+  const stepStart = performance.now();
+  for (let i = 0; i < half; i++) tf.dispose(decoder.step(codes));
+  const stepMs = (performance.now() - stepStart) / half;
+  const profile = await tf.profile(() => {
+    const logits = decoder.step(codes);
+    logits.dataSync();
+    return logits;
+  });
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of profile.kernels) {
+    const key = k.name === 'BatchMatMul' || k.name === '_FusedMatMul' ? `${k.name} ${k.inputShapes.slice(0, 2).map((x) => `[${x}]`).join('x')}` : k.name;
+    const e = byName.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.calls++;
+    byName.set(key, e);
+  }
+  const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
+  console.log(`decoding step ${half + 1} of ${rows} rows: ${stepMs.toFixed(1)} ms per step over the first ${half} steps; profiled step: ${profile.kernels.length} kernels, ${total.toFixed(1)} ms of kernel time`);
+  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
+    console.log(`  ${name.padEnd(44)} ${e.ms.toFixed(2).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.calls} calls`);
+  }
+  tf.dispose([textIds, codes]);
+  decoder.dispose();
 }
 await pipeline.dispose();
