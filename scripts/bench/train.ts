@@ -1,16 +1,18 @@
-// `pnpm bench train [--steps N] [--batch B]`: training throughput of the emoji-64 configuration on
+// `pnpm bench train [--steps N] [--batch B] [--workers W]`: training throughput of the emoji-64 configuration on
 // the active backend (DALLE_BACKEND picks it). Transformer: tokens/s, ms/step and model GFLOP/s
 // (6 x non-embedding parameters x tokens/s); dVAE: images/s of a training step. Random tokens and
 // images: the figures depend on shapes only. Wall and process-CPU figures are both printed, since
 // CPU time is the fairer figure on a shared machine. --profile adds, per model, the kernels of one
-// step by time (tf.profile; kernel wall times, so run it on a quiet machine).
+// step by time (tf.profile; kernel wall times, so run it on a quiet machine). --workers W trains the
+// transformer data-parallel, W ways (this thread + W - 1 worker threads, as dalle-train --workers).
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { Rng, selectBackend } from '@dalle/core';
 import { Adam, Dvae, dvaePreset, trainStep } from '@dalle/dvae';
-import { TransformerTrainer, countParams, createEpochOrder, createTransformer, imageSeqLen, paramSpecs, resolveTrainConfig, tokensPerSequence, transformerPreset, type TokenBatchSource } from '@dalle/transformer';
+import { GradientWorkers, TransformerTrainer, countParams, createEpochOrder, createTransformer, imageSeqLen, paramSpecs, resolveTrainConfig, tokensPerSequence, transformerPreset, type TokenBatchSource } from '@dalle/transformer';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '3' }, batch: { type: 'string', default: '16' }, only: { type: 'string' }, profile: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { steps: { type: 'string', default: '3' }, batch: { type: 'string', default: '16' }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, workers: { type: 'string', default: '1' } } });
+const ways = Number(values.workers);
 const steps = Number(values.steps);
 const B = Number(values.batch);
 const info = await selectBackend(undefined);
@@ -66,15 +68,18 @@ if (!values.only || values.only === 'transformer') {
   };
   const model = createTransformer(cfg, 1);
   const trainer = new TransformerTrainer(model, source, resolveTrainConfig({ batchSize: B }), createEpochOrder);
-  trainer.trainStep();
-  const { wallMs, cpuMs } = await timed(() => void trainer.trainStep());
-  if (values.profile) await printProfile('transformer', () => trainer.trainStep());
+  const workers = ways > 1 ? await GradientWorkers.start(model, ways - 1) : undefined;
+  trainer.useWorkers(workers);
+  await trainer.trainStepAsync();
+  const { wallMs, cpuMs } = await timed(() => trainer.trainStepAsync().then(() => undefined));
+  if (values.profile) await printProfile('transformer', () => trainer.trainStepAsync());
   trainer.dispose();
+  await workers?.dispose();
   const tokens = B * tokensPerSequence(cfg);
   const embedding = paramSpecs(cfg).filter((s) => s.key.startsWith('embed.') || s.key.startsWith('pos.')).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   const nonEmbedding = countParams(cfg) - embedding;
   const tps = (tokens / wallMs) * 1000;
-  console.log(`transformer emoji-64 (d=${cfg.dModel}, ${cfg.numLayers} layers, ${cfg.numHeads} heads, ${tokens} tokens/step, ${(nonEmbedding / 1e6).toFixed(2)} M non-embedding parameters)`);
+  console.log(`transformer emoji-64 (d=${cfg.dModel}, ${cfg.numLayers} layers, ${cfg.numHeads} heads, ${tokens} tokens/step, ${(nonEmbedding / 1e6).toFixed(2)} M non-embedding parameters${ways > 1 ? `; data-parallel ${ways} ways` : ''})`);
   console.log(`  ${wallMs.toFixed(0)} ms/step wall, ${tps.toFixed(0)} tokens/s, ${((6 * nonEmbedding * tps) / 1e9).toFixed(1)} GFLOP/s of model math`);
   console.log(`  ${cpuMs.toFixed(0)} ms/step CPU, ${((tokens / cpuMs) * 1000).toFixed(0)} tokens per CPU-second`);
 }

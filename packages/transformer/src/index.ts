@@ -73,6 +73,7 @@ export {
  * returned logits. Empty caption for classifier-free guidance: all textPadId.
  */
 export { createDecoder, type TransformerDecoder } from './decoder.ts';
+export { GradientWorkers, MAX_TRAIN_WORKERS, splitBatch, type ShardResult } from './data-parallel.ts';
 export { TRANSFORMER_FORMAT_VERSION, TRANSFORMER_KIND, loadTransformer, saveTransformer } from './persistence.ts';
 // The optimizer moved to @dalle/core; the old names stay for callers of this package.
 export { AdamW, type AdamWConfig } from '@dalle/core';

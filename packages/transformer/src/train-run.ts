@@ -38,6 +38,8 @@ export interface TrainRunOptions {
   /** Lines for the user (resolved settings, results); the progress bar goes to stderr. */
   log?: (line: string) => void;
   quiet?: boolean;
+  /** Data-parallel ways on this machine (this thread + workers - 1 worker threads; default 1). */
+  workers?: number;
 }
 
 export interface TrainRunResult {
@@ -147,6 +149,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
       stopAfterStep: o.stopAfterStep,
       signal: o.signal,
       info: { datasets: o.data.map((d) => path.resolve(d)) },
+      workers: o.workers,
       onStep: (s) => {
         tokens += s.tokens;
         seconds += s.seconds;

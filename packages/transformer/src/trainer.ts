@@ -7,7 +7,9 @@ import { AdamW, Rng, UsageError, decodeSafetensors, encodeSafetensors, ensureGra
 import { transformerLayout } from './config.ts';
 import { tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource } from './dataset.ts';
 import { evaluateLoss, type EvalLosses } from './evaluate.ts';
-import { modelBatch } from './layout.ts';
+import { GradientWorkers, MAX_TRAIN_WORKERS, splitBatch } from './data-parallel.ts';
+import { modelBatch, type ModelBatch } from './layout.ts';
+import { paramSpecs } from './params.ts';
 import { loadTransformer, saveTransformer } from './persistence.ts';
 import { decays, learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
 import { transformerLoss, type TransformerModel } from './transformer.ts';
@@ -51,6 +53,7 @@ export class TransformerTrainer {
   private readonly order: BatchOrder;
   private readonly rng: Rng;
   private steps: number;
+  private workers: GradientWorkers | undefined;
 
   constructor(
     readonly model: TransformerModel,
@@ -93,55 +96,120 @@ export class TransformerTrainer {
     return modelBatch(transformerLayout(cfg), text, codes, B);
   }
 
-  /** One optimizer step over gradAccumSteps micro-batches. */
-  trainStep(): StepStats {
-    const started = Date.now();
-    const step = this.steps + 1;
-    ensureGradients(); // registered on first use: sampling-only commands skip their load time
-    const { gradAccumSteps: A, clipNorm } = this.config;
+  /** Lets trainStepAsync() split each micro-batch between this thread and these workers (undefined: none). */
+  useWorkers(workers: GradientWorkers | undefined): void {
+    this.workers = workers;
+    workers?.weightsChanged();
+  }
+
+  /** The loss parts and the gradient of every parameter (by key) on one batch or shard. */
+  private localGradients(batch: ModelBatch): { loss: number; text: number; image: number; grads: Record<string, tf.Tensor> } {
     const params = this.model.params;
     const byName = new Map(Object.entries(params).map(([key, v]) => [v.name, key]));
-    let sums: Record<string, tf.Tensor> = {};
-    let loss = 0;
-    let text = 0;
-    let image = 0;
+    let parts: tf.Scalar[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const l = transformerLoss(params, this.model.config, batch);
+      parts = [tf.keep(l.text), tf.keep(l.image)];
+      return l.loss;
+    }, Object.values(params));
+    const out = { loss: value.dataSync()[0], text: parts[0].dataSync()[0], image: parts[1].dataSync()[0], grads: {} as Record<string, tf.Tensor> };
+    tf.dispose([value, ...parts]);
+    for (const [name, g] of Object.entries(grads)) out.grads[byName.get(name)!] = g;
+    return out;
+  }
+
+  /** One optimizer step over gradAccumSteps micro-batches, on this thread. */
+  trainStep(): StepStats {
+    if (this.workers) throw new Error('this trainer has gradient workers: call trainStepAsync()');
+    const started = Date.now();
+    ensureGradients(); // registered on first use: sampling-only commands skip their load time
+    const A = this.config.gradAccumSteps;
+    const sums: Record<string, tf.Tensor> = {};
+    const losses = { loss: 0, text: 0, image: 0 };
     try {
       for (let a = 0; a < A; a++) {
-        const batch = this.nextBatch();
-        let parts: tf.Scalar[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const l = transformerLoss(params, this.model.config, batch);
-          parts = [tf.keep(l.text), tf.keep(l.image)];
-          return l.loss;
-        }, Object.values(params));
-        loss += value.dataSync()[0] / A;
-        text += parts[0].dataSync()[0] / A;
-        image += parts[1].dataSync()[0] / A;
-        tf.dispose([value, ...parts]);
-        for (const [name, g] of Object.entries(grads)) {
-          const key = byName.get(name)!;
-          if (sums[key]) {
-            const next = tf.add(sums[key], g);
-            tf.dispose([sums[key], g]);
-            sums[key] = next;
-          } else sums[key] = g;
-        }
+        const g = this.localGradients(this.nextBatch());
+        accumulate(sums, g.grads);
+        losses.loss += g.loss / A;
+        losses.text += g.text / A;
+        losses.image += g.image / A;
       }
-      // The shared AdamW leaves a variable without a gradient alone; here every parameter feeds the loss, so one missing is a bug.
-      for (const key of Object.keys(params)) if (!sums[key]) throw new Error(`no gradient for "${key}": every transformer parameter should take part in the loss`);
-      if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, `the loss (${loss})`);
-      if (A > 1) sums = scaleAll(sums, 1 / A);
-      const gradNorm = tf.tidy(() => Math.sqrt(tf.addN(Object.values(sums).map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(step, `the gradient norm (${gradNorm})`);
-      if (clipNorm > 0 && gradNorm > clipNorm) sums = scaleAll(sums, clipNorm / gradNorm);
-      const lr = learningRateAt(this.config, step);
-      this.optimizer.apply(sums, lr);
-      this.steps = step;
-      const tokens = this.config.batchSize * A * tokensPerSequence(this.model.config);
-      return { step, loss, text, image, lr, gradNorm, tokens, seconds: (Date.now() - started) / 1000 };
+      return this.applyStep(sums, losses, started);
     } finally {
       tf.dispose(Object.values(sums));
     }
+  }
+
+  /**
+   * One optimizer step; with workers (useWorkers) each micro-batch is split by sequence between
+   * this thread and the workers, and the shard gradients are averaged by shard size: the same
+   * update as trainStep() up to float rounding.
+   */
+  async trainStepAsync(): Promise<StepStats> {
+    const workers = this.workers;
+    if (!workers) return this.trainStep();
+    const started = Date.now();
+    ensureGradients();
+    const A = this.config.gradAccumSteps;
+    const specs = paramSpecs(this.model.config);
+    const sums: Record<string, tf.Tensor> = {};
+    const losses = { loss: 0, text: 0, image: 0 };
+    try {
+      for (let a = 0; a < A; a++) {
+        const batch = this.nextBatch();
+        const shards = splitBatch(batch, workers.size + 1);
+        const remote = workers.gradients(shards.slice(1)); // the workers start now ...
+        let local: ReturnType<TransformerTrainer['localGradients']>;
+        try {
+          local = this.localGradients(shards[0]); // ... while this thread does the first shard
+        } catch (err) {
+          await remote.catch(() => undefined);
+          throw err;
+        }
+        try {
+          const results = await remote;
+          const weight = (s: number) => shards[s].batchSize / batch.batchSize;
+          const acc = new Float32Array(results[0].grads.length);
+          results.forEach((r, i) => {
+            const w = weight(i + 1);
+            for (let j = 0; j < acc.length; j++) acc[j] += w * r.grads[j];
+          });
+          let offset = 0;
+          const mixed: Record<string, tf.Tensor> = {};
+          for (const spec of specs) {
+            const size = spec.shape.reduce((x, y) => x * y, 1);
+            mixed[spec.key] = tf.tidy(() => tf.add(tf.mul(local.grads[spec.key], weight(0)), tf.tensor(acc.subarray(offset, offset + size), spec.shape)));
+            offset += size;
+          }
+          accumulate(sums, mixed);
+          for (const k of ['loss', 'text', 'image'] as const) losses[k] += (weight(0) * local[k] + results.reduce((t, r, i) => t + weight(i + 1) * r[k], 0)) / A;
+        } finally {
+          tf.dispose(Object.values(local.grads));
+        }
+      }
+      return this.applyStep(sums, losses, started);
+    } finally {
+      tf.dispose(Object.values(sums));
+    }
+  }
+
+  /** Averages the accumulated gradients, clips them and applies AdamW; disposes what it replaces in `sums`. */
+  private applyStep(sums: Record<string, tf.Tensor>, losses: { loss: number; text: number; image: number }, started: number): StepStats {
+    const step = this.steps + 1;
+    const { gradAccumSteps: A, clipNorm } = this.config;
+    // The shared AdamW leaves a variable without a gradient alone; here every parameter feeds the loss, so one missing is a bug.
+    for (const key of Object.keys(this.model.params)) if (!sums[key]) throw new Error(`no gradient for "${key}": every transformer parameter should take part in the loss`);
+    if (!Number.isFinite(losses.loss)) throw new NonFiniteLossError(step, `the loss (${losses.loss})`);
+    if (A > 1) scaleAll(sums, 1 / A);
+    const gradNorm = tf.tidy(() => Math.sqrt(tf.addN(Object.values(sums).map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
+    if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(step, `the gradient norm (${gradNorm})`);
+    if (clipNorm > 0 && gradNorm > clipNorm) scaleAll(sums, clipNorm / gradNorm);
+    const lr = learningRateAt(this.config, step);
+    this.optimizer.apply(sums, lr);
+    this.workers?.weightsChanged();
+    this.steps = step;
+    const tokens = this.config.batchSize * A * tokensPerSequence(this.model.config);
+    return { step, ...losses, lr, gradNorm, tokens, seconds: (Date.now() - started) / 1000 };
   }
 
   /** Writes a checkpoint folder atomically: model, optimizer moments, trainer state, configs. */
@@ -165,13 +233,23 @@ export class TransformerTrainer {
   }
 }
 
-function scaleAll(grads: Record<string, tf.Tensor>, factor: number): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
+/** Multiplies every gradient in place (the record's entries are replaced, the old tensors freed). */
+function scaleAll(grads: Record<string, tf.Tensor>, factor: number): void {
   for (const [key, g] of Object.entries(grads)) {
-    out[key] = tf.mul(g, factor);
+    grads[key] = tf.mul(g, factor);
     g.dispose();
   }
-  return out;
+}
+
+/** sums[key] += add[key] for every key of `add`; takes ownership of `add`'s tensors. */
+function accumulate(sums: Record<string, tf.Tensor>, add: Record<string, tf.Tensor>): void {
+  for (const [key, g] of Object.entries(add)) {
+    if (sums[key]) {
+      const next = tf.add(sums[key], g);
+      tf.dispose([sums[key], g]);
+      sums[key] = next;
+    } else sums[key] = g;
+  }
 }
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -249,6 +327,8 @@ export interface TrainOptions {
   info?: Record<string, unknown>;
   onStep?: (stats: StepStats) => void;
   onValidation?: (step: number, losses: EvalLosses) => void;
+  /** Data-parallel ways: this thread plus workers - 1 worker threads share each batch (default 1). */
+  workers?: number;
 }
 
 export interface TrainResult {
@@ -268,6 +348,17 @@ export async function trainTransformer(options: TrainOptions): Promise<TrainResu
   const { model, config, runDir } = options;
   const resume = options.resume ? { state: options.resume.state, optimizerTensors: options.resume.optimizerTensors, optimizerStep: options.resume.optimizerStep } : undefined;
   const trainer = new TransformerTrainer(model, options.train, config, options.createOrder, resume);
+  const ways = options.workers ?? 1;
+  if (!Number.isInteger(ways) || ways < 1 || ways > MAX_TRAIN_WORKERS) throw new UsageError(`workers must be an integer in [1, ${MAX_TRAIN_WORKERS}], got ${ways}`);
+  if (ways > config.batchSize) throw new UsageError(`${ways} workers cannot share micro-batches of ${config.batchSize} sequences: use at most ${config.batchSize} workers or a larger --batch-size`);
+  let pool: GradientWorkers | undefined;
+  try {
+    if (ways > 1) pool = await GradientWorkers.start(model, ways - 1);
+  } catch (err) {
+    trainer.dispose();
+    throw err;
+  }
+  trainer.useWorkers(pool);
   const history: StepStats[] = [];
   let checkpoint: string | undefined;
   let val: EvalLosses | undefined;
@@ -292,7 +383,7 @@ export async function trainTransformer(options: TrainOptions): Promise<TrainResu
   try {
     let window: StepStats[] = [];
     while (trainer.step < last) {
-      const stats = trainer.trainStep();
+      const stats = await trainer.trainStepAsync();
       history.push(stats);
       window.push(stats);
       options.onStep?.(stats);
@@ -316,5 +407,6 @@ export async function trainTransformer(options: TrainOptions): Promise<TrainResu
     return { step: trainer.step, reason, history, checkpoint, val };
   } finally {
     trainer.dispose();
+    await pool?.dispose();
   }
 }

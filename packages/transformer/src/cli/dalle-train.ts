@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
 import { createCommand, interruptOnSigint, parseFloatOption, parseIntOption, runCli, setupBackend, type CommonOptions } from '@dalle/core';
 import { parseAttentionPatterns, TRANSFORMER_PRESETS, type TransformerConfig } from '../config.ts';
+import { MAX_TRAIN_WORKERS } from '../data-parallel.ts';
 import type { TrainConfig } from '../train-config.ts';
 import { runTraining } from '../train-run.ts';
 
@@ -39,6 +40,7 @@ interface Options extends CommonOptions {
   valEvery?: number;
   valBatches?: number;
   quiet?: boolean;
+  workers: number;
 }
 
 const program = createCommand('dalle-train', 'Train the text-to-image transformer on token datasets (made by dvae-encode).')
@@ -71,6 +73,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
   .option('--log-every <n>', 'steps between log.jsonl lines (default 10)', parseIntOption('--log-every', 1))
   .option('--val-every <n>', 'steps between validation passes, 0 = at the end only (default 1000)', parseIntOption('--val-every', 0))
   .option('--val-batches <n>', 'validation batches per pass, 0 = all (default 0)', parseIntOption('--val-batches', 0))
+  .option('--workers <n>', 'data-parallel ways on this machine (wasm/cpu backends): each micro-batch is split between this thread and n - 1 worker threads, one core each', parseIntOption('--workers', 1, MAX_TRAIN_WORKERS), 1)
   .option('-q, --quiet', 'no progress bar')
   .addHelpText('after', '\nCtrl-C writes a checkpoint and stops; continue with --resume runs/<name>.\nExample: dalle-train --data data/emoji-tokens/train --val data/emoji-tokens/val --name emoji --export weights/transformer')
   .action(async (opts: Options) => {
@@ -118,6 +121,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
         signal: interrupt.signal,
         log: (line) => console.log(line),
         quiet: opts.quiet,
+        workers: opts.workers,
       });
     } finally {
       interrupt.dispose();
