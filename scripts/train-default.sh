@@ -7,6 +7,7 @@
 #   scripts/train-default.sh                 # everything
 #   STAGES="dvae encode" scripts/train-default.sh
 #   DVAE_STEPS=4000 DALLE_STEPS=6000 scripts/train-default.sh
+#   DALLE_WORKERS=2 scripts/train-default.sh  # transformer data-parallel on 2 idle cores (wasm/cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ DVAE_STEPS=${DVAE_STEPS:-1600}
 DALLE_STEPS=${DALLE_STEPS:-3000}
 CLIP_STEPS=${CLIP_STEPS:-400}
 DALLE_WARMUP=${DALLE_WARMUP:-200}
+DALLE_WORKERS=${DALLE_WORKERS:-1}
 STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
 mkdir -p "$RUN"
@@ -67,9 +69,9 @@ stage_transformer() {
   [ -f "$RUN/export/transformer/model.safetensors" ] && { echo "$RUN/export/transformer exists" >&2; return; }
   local args=(--data "$TOKENS/train" --val "$TOKENS/val-images" --runs-dir "$RUN" --name transformer
     --steps "$DALLE_STEPS" --warmup-steps "$DALLE_WARMUP" --checkpoint-every 100 --val-every 1000 --val-batches 20
-    --export "$RUN/export/transformer")
+    --export "$RUN/export/transformer" --workers "$DALLE_WORKERS")
   if [ -d "$RUN/transformer/checkpoints" ]; then
-    bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer"
+    bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer" --workers "$DALLE_WORKERS"
   elif [ -f weights/transformer/model.safetensors ] && [ -z "${RETRAIN_DALLE:-}" ]; then
     bin transformer dalle-train "${args[@]}" --init weights/transformer
   else
