@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadImageRgb } from '@dalle/core';
-import { openTokenDataset, trainTextTokenizer } from '@dalle/data';
+import { mirrorImage, openTokenDataset, trainTextTokenizer } from '@dalle/data';
 import { DVAE_PRESETS, Dvae, dvaeIdentity, saveDvae } from '@dalle/dvae';
 import { CLI } from '../helpers/timeouts.ts';
 import { runBin, writeImageFolder } from './fixtures.ts';
@@ -51,6 +51,21 @@ describe('dvae-encode and dvae-decode commands', function () {
     const both = await runBin('dvae-decode', ['--dvae', path.join(dir, 'dvae'), '--out', path.join(dir, 'x')]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /exactly one of --codes FILE or --dataset DIR/);
+  });
+
+  it('--mirror adds each image mirrored: twice the records, the mirrored codes among them', async () => {
+    const enc = await runBin('dvae-encode', ['--dvae', path.join(dir, 'dvae'), '--tokenizer', path.join(dir, 'tok'), '--data', path.join(dir, 'data'), '--out', path.join(dir, 'tokens-mirror'), '--batch-size', '3', '--text-seq-len', '8', '--mirror']);
+    assert.equal(enc.code, 0, enc.stderr);
+    assert.match(enc.stdout, /20 records from 5 images and their mirror images/);
+    const ds = await openTokenDataset(path.join(dir, 'tokens-mirror'), { dvaeId: dvaeIdentity(dvae) });
+    assert.equal(ds.size, 20);
+    const img0 = await loadImageRgb(path.join(dir, 'data', 'img0.png'), 16);
+    const x = tf.tensor4d(mirrorImage(img0, 16, 16), [1, 16, 16, 3]);
+    const codes = dvae.encode(x);
+    const want = Array.from(codes.dataSync()).join();
+    tf.dispose([x, codes]);
+    const found = Array.from({ length: ds.size }, (_, i) => Array.from(ds.record(i).codes).join());
+    assert.equal(found.filter((c) => c === want).length, 2, 'the mirrored img0 codes, once per caption');
   });
 
   it('refuses to decode a dataset made by another dVAE', async () => {

@@ -45,3 +45,4 @@ export {
   type TokenDataset,
 } from './token-dataset.ts';
 export { EpochSampler, type SamplerState } from './epoch-sampler.ts';
+export { mirrorCaption, mirrorImage } from './mirror.ts';

@@ -1,7 +1,7 @@
 // dvae-encode: streams a captioned-image source through the dVAE encoder and writes a token
 // dataset (one record per image-caption pair: text ids, then image codes) for transformer training.
 import { createCommand, parseIntOption, Progress, runCli, setupBackend, UsageError, type FitMode } from '@dalle/core';
-import { encodeText, loadTextTokenizer, openImageSource, TokenDatasetWriter } from '@dalle/data';
+import { encodeText, loadTextTokenizer, mirrorCaption, mirrorImage, openImageSource, TokenDatasetWriter } from '@dalle/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchTensor } from '../trainer.ts';
 import { dvaeIdentity, loadDvae } from '../io.ts';
@@ -18,6 +18,7 @@ interface Options {
   limit?: number;
   fit: FitMode;
   recordsPerShard?: number;
+  mirror?: boolean;
 }
 
 const program = createCommand('dvae-encode', 'Encode captioned images into a token dataset (text ids + dVAE image codes).')
@@ -30,6 +31,7 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
   .option('--limit <n>', 'encode at most N images', parseIntOption('--limit', 1))
   .option('--fit <mode>', 'how images are made square: cover (centre crop), contain, fill', 'cover')
   .option('--records-per-shard <n>', 'records per shard file', parseIntOption('--records-per-shard', 1))
+  .option('--mirror', 'augment: also encode each image mirrored left-right, with "left" and "right" swapped in its captions')
   .action(async (opts: Options) => {
     if (!['cover', 'contain', 'fill'].includes(opts.fit)) throw new UsageError(`--fit must be cover, contain or fill, got "${opts.fit}"`);
     await setupBackend(opts);
@@ -67,7 +69,7 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
               records++;
             }
           }
-          progress.tick(pending.length, { records });
+          progress.tick(opts.mirror ? pending.length / 2 : pending.length, { records }); // source images (mirror copies come in pairs)
         } finally {
           tf.dispose([x, codes]);
         }
@@ -75,6 +77,7 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
       };
       for await (const item of source) {
         pending.push(item);
+        if (opts.mirror) pending.push({ image: mirrorImage(item.image, dvae.imageSize, dvae.imageSize), captions: item.captions.map(mirrorCaption) });
         if (pending.length >= opts.batchSize) await flush();
       }
       await flush();
@@ -82,7 +85,7 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
       await writer.close();
       progress.finish();
       const skipped = source.stats.skipped ? `, ${source.stats.skipped} skipped (${JSON.stringify(source.stats.skippedReasons)})` : '';
-      console.log(`wrote ${opts.out}: ${records} records from ${source.stats.yielded} images${skipped}; ${truncated} captions truncated to ${opts.textSeqLen} tokens`);
+      console.log(`wrote ${opts.out}: ${records} records from ${source.stats.yielded} images${opts.mirror ? ' and their mirror images' : ''}${skipped}; ${truncated} captions truncated to ${opts.textSeqLen} tokens`);
     } finally {
       dvae.dispose();
     }
