@@ -2,6 +2,9 @@
 // (tokenizer/, dvae/, transformer/, clip/), stores the transformer's and CLIP's floats as F16, and writes manifest.json
 // (data and licences, configs, steps, wall time, metrics, sha256 per file). Writes atomically.
 // Usage: tsx scripts/assemble-weights.ts --run runs/default [--out weights] [--eval docs/eval/eval.json]
+//   [--transformer DIR] [--clip DIR]   parts from other exports than $RUN/export/<part> (e.g. a warm-started run)
+// $RUN/history.json, when present, goes into the manifest as `training`: how each part was trained
+// (runs, steps, settings), which the parts' own info cannot tell for warm-started runs.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +16,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'weights' },
     eval: { type: 'string' },
     data: { type: 'string', default: 'data/emoji' },
+    transformer: { type: 'string' },
+    clip: { type: 'string' },
   },
 });
 const run = values.run!;
@@ -59,8 +64,8 @@ async function copyPart(src: string, dst: string, half: boolean): Promise<void> 
 const sources: Record<string, string> = {
   tokenizer: path.join(run, 'tokenizer'),
   dvae: path.join(exportDir, 'dvae'),
-  transformer: path.join(exportDir, 'transformer'),
-  clip: path.join(exportDir, 'clip'),
+  transformer: values.transformer ?? path.join(exportDir, 'transformer'),
+  clip: values.clip ?? path.join(exportDir, 'clip'),
 };
 for (const part of PARTS) {
   try {
@@ -80,6 +85,7 @@ const times = Object.fromEntries(
 );
 const dataset = await readJson<Record<string, any>>(path.join(values.data!, 'manifest.json'));
 const evalResults = values.eval ? await readJson<Record<string, unknown>>(values.eval) : undefined;
+const history = await readJson<Record<string, unknown>>(path.join(run, 'history.json'));
 
 await writeDirAtomic(values.out!, async (tmp) => {
   const parts: Record<string, unknown> = {};
@@ -115,6 +121,7 @@ await writeDirAtomic(values.out!, async (tmp) => {
       ],
     },
     parts,
+    training: history,
     stageWallSeconds: times,
     metrics: evalResults,
     files,
