@@ -93,12 +93,12 @@ describe('sampler/eval evaluateModel', function () {
   });
 
   it('a run (no CLIP: sheet reranked by self-score) leaves no tensor behind and is reproducible', async () => {
-    const opts = { weights: weights.dir, images, skip: ['clip', 'generation'] as EvalPhase[], numCandidates: 2, perPrompt: 2, sheetPrompts: ['a red heart', 'a cat'], seed: 5 };
+    const opts = { weights: weights.dir, images, skip: ['clip', 'generation'] as EvalPhase[], numCandidates: 2, perPrompt: 2, sheetCandidates: 3, sheetPrompts: ['a red heart', 'a cat'], seed: 5 };
     const first = await expectNoLeak(() => evaluateModel(opts));
     const second = await evaluateModel(opts);
     assert.deepEqual(second.report.dvae, first.report.dvae);
     assert.deepEqual(second.report.transformer, first.report.transformer);
     assert.deepEqual(second.sheetPng, first.sheetPng);
-    assert.equal(first.report.sheet!.numCandidates, 2);
+    assert.equal(first.report.sheet!.numCandidates, 3);
   });
 });

@@ -19,6 +19,7 @@ interface EvalCliOptions {
   prompts?: number;
   candidates?: number;
   perPrompt?: number;
+  sheetCandidates?: number;
   sheetPrompt?: string[];
   topK?: number;
   condScale?: number;
@@ -42,6 +43,7 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
   .option('--prompts <n>', `held-out captions to generate for in R-precision (default ${D.prompts})`, parseIntOption('--prompts', 1))
   .option('--candidates <count>', `images sampled per prompt; CLIP keeps the best (default ${D.numCandidates})`, parseIntOption('--candidates', 1, MAX_IMAGES))
   .option('--per-prompt <count>', `contact-sheet images per prompt (default ${D.perPrompt})`, parseIntOption('--per-prompt', 1, MAX_IMAGES))
+  .option('--sheet-candidates <count>', `images sampled per contact-sheet prompt, the best --per-prompt shown (default ${D.sheetCandidates}, as dalle-sample)`, parseIntOption('--sheet-candidates', 1, MAX_IMAGES))
   .option('--sheet-prompt <text>', `a contact-sheet prompt, repeatable (default: ${DEFAULT_SHEET_PROMPTS.map((p) => JSON.stringify(p)).join(', ')})`, collect)
   .option('--top-k <k>', 'sample among the k most likely codes, 1..K (default min(64, K))', parseIntOption('--top-k', 1))
   .option('--cond-scale <s>', `classifier-free guidance scale; 1 turns it off (default ${D.condScale})`, parseFloatOption('--cond-scale'))
@@ -60,6 +62,7 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
       prompts: opts.prompts,
       numCandidates: opts.candidates,
       perPrompt: opts.perPrompt,
+      sheetCandidates: opts.sheetCandidates,
       sheetPrompts: opts.sheetPrompt,
       topK: opts.topK,
       condScale: opts.condScale,

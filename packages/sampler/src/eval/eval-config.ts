@@ -32,6 +32,8 @@ export interface EvalConfig {
   numCandidates: number;
   /** Sheet images per prompt. */
   perPrompt: number;
+  /** Candidates sampled per sheet prompt, the best perPrompt shown (dalle-sample's default pool). */
+  sheetCandidates: number;
   /** Sampler settings shared by generation and the sheet. */
   topK: number | undefined;
   condScale: number;
@@ -53,6 +55,7 @@ export const EVAL_DEFAULTS: Readonly<Omit<EvalConfig, 'sheetPrompts' | 'skip'>> 
   prompts: 100, // one full group of 100 captions
   numCandidates: 8, // a small rerank pool: 100 prompts x 8 candidates stays affordable on a CPU
   perPrompt: 4, // one row of 4 per prompt: an 8 x 4 sheet
+  sheetCandidates: SAMPLER_DEFAULTS.numCandidates, // the sheet shows what dalle-sample gives: the best of its default pool
   topK: undefined, // the sampler's default (min(64, K))
   condScale: SAMPLER_DEFAULTS.condScale, // what dalle-sample users get
   seed: SAMPLER_DEFAULTS.seed, // reproducible by default
@@ -83,6 +86,7 @@ export function resolveEvalConfig(partial: Partial<EvalConfig> = {}): EvalConfig
   count('prompts', cfg.prompts, Number.MAX_SAFE_INTEGER);
   count('numCandidates', cfg.numCandidates);
   count('perPrompt', cfg.perPrompt);
+  count('sheetCandidates', cfg.sheetCandidates);
   count('batchSize', cfg.batchSize);
   count('evalBatchSize', cfg.evalBatchSize);
   if (cfg.topK !== undefined) count('topK', cfg.topK, Number.MAX_SAFE_INTEGER);

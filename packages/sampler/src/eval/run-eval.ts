@@ -391,7 +391,7 @@ async function generationPhase(
 }
 
 async function sheetPhase(p: Pipeline, cfg: EvalConfig, sampler: SamplerSettings, progress: ProgressFactory): Promise<{ info: SheetInfo; png: Buffer }> {
-  const numCandidates = Math.max(cfg.numCandidates, cfg.perPrompt);
+  const numCandidates = Math.max(cfg.sheetCandidates, cfg.perPrompt);
   const bar = progress('sheet', cfg.sheetPrompts.length * numCandidates * p.prior.imageSeqLen, 'tok');
   const pixels: Float32Array[] = [];
   for (const prompt of cfg.sheetPrompts) {
