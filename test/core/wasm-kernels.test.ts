@@ -302,6 +302,28 @@ describe('wasm kernels', function () {
     await expectParity('concat bool', { a: floats(rng, [3, 2]), b: floats(rng, [3, 3]) }, (t) => tf.cast(tf.concat([tf.greater(t.a, 0), tf.less(t.b, 0)], 1), 'int32'));
   });
 
+  it('Identity shares memory: a clone keeps its values after the original is freed, and gradients through saved tensors match cpu', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const before = backend.numDataIds();
+    const x = tf.tensor2d([1, -2, 3, 4.5], [2, 2]);
+    const y = tf.clone(x);
+    assert.equal(backend.numDataIds(), before + 1, 'the clone shares the data of x');
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1, -2, 3, 4.5]);
+    y.dispose();
+    assert.equal(backend.numDataIds(), before, 'the shared data is freed with its last tensor');
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const saved = tf.clone(v);
+    v.assign(tf.tensor1d([7, 8, 9]));
+    assert.deepEqual(Array.from(saved.dataSync()), [1, 2, 3], 'a clone of a variable keeps the old value after assign');
+    tf.dispose([v, saved]);
+    const dy = floats(rng, [4, 6]);
+    await expectParity('saved activations (exp, tanh, mul, softmax)', { x: floats(rng, [4, 6]), dy }, (t) =>
+      valueAndGrads(t, ['x'], (x) => tf.mul(tf.softmax(tf.tanh(tf.exp(x))), tf.sigmoid(x)), t.dy),
+    );
+  });
+
   it('patched kernels free their intermediates on the wasm heap', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as unknown as { numDataIds(): number };

@@ -1,7 +1,8 @@
 // Kernels the tfjs wasm backend lacks or runs slowly, registered for 'wasm' only:
 // missing ones (Conv2DBackpropFilter, UnsortedSegmentSum, LogSoftmax, Einsum) and faster replacements
 // (BatchMatMul, _FusedMatMul, Conv2DBackpropInput, Slice/SplitV/Unpack for rank 5+, GatherV2,
-// Tanh, Pow with a small integer exponent, OneHot that honours its dtype, Concat as memmoves). Parity tests: test/core/wasm-kernels.test.ts.
+// Tanh, Pow with a small integer exponent, OneHot that honours its dtype, Concat as memmoves,
+// Identity that shares memory instead of copying). Parity tests: test/core/wasm-kernels.test.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { makeBatchMatMul, makeFusedMatMul } from './wasm/batch-mat-mul.ts';
 import { makeConcat } from './wasm/concat.ts';
@@ -9,6 +10,7 @@ import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from './wasm/conv2d
 import { einsum } from './wasm/einsum.ts';
 import { makePow, makeTanh } from './wasm/elementwise.ts';
 import { makeGatherV2 } from './wasm/gather.ts';
+import { makeIdentity } from './wasm/identity.ts';
 import type { WasmKernelFunc } from './wasm/kernel-utils.ts';
 import { logSoftmax } from './wasm/log-softmax.ts';
 import { makeOneHot } from './wasm/one-hot.ts';
@@ -18,7 +20,7 @@ import { makeSlice, makeSplitV, makeUnpack } from './wasm/slice.ts';
 let registered = false;
 
 /** The wasm kernels this module adds or replaces, in registration order. */
-export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax', 'Einsum', 'Slice', 'SplitV', 'Unpack', 'GatherV2', 'Tanh', 'Pow', 'OneHot', 'Concat'] as const;
+export const WASM_PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', 'LogSoftmax', 'Einsum', 'Slice', 'SplitV', 'Unpack', 'GatherV2', 'Tanh', 'Pow', 'OneHot', 'Concat', 'Identity'] as const;
 
 /** Replaces (or adds) the wasm kernel `name`, keeping the stock setupFunc so its cwrap still runs at backend init. */
 function register(name: string, kernelFunc: WasmKernelFunc, setupFunc?: tf.KernelSetupFunc): void {
@@ -53,7 +55,7 @@ export function registerWasmKernels(): void {
   register('UnsortedSegmentSum', unsortedSegmentSum);
   register('LogSoftmax', logSoftmax);
   register('Einsum', einsum);
-  for (const [name, make] of [['Slice', makeSlice], ['SplitV', makeSplitV], ['Unpack', makeUnpack], ['GatherV2', makeGatherV2], ['Tanh', makeTanh], ['Pow', makePow], ['OneHot', makeOneHot], ['Concat', makeConcat]] as const) {
+  for (const [name, make] of [['Slice', makeSlice], ['SplitV', makeSplitV], ['Unpack', makeUnpack], ['GatherV2', makeGatherV2], ['Tanh', makeTanh], ['Pow', makePow], ['OneHot', makeOneHot], ['Concat', makeConcat], ['Identity', makeIdentity]] as const) {
     const k = stock(name);
     register(name, make(k.kernelFunc as unknown as WasmKernelFunc), k.setupFunc);
   }
