@@ -19,6 +19,8 @@ DALLE_STEPS=${DALLE_STEPS:-3000}
 CLIP_STEPS=${CLIP_STEPS:-400}
 DALLE_WARMUP=${DALLE_WARMUP:-200}
 DALLE_WORKERS=${DALLE_WORKERS:-1}
+MIRROR=${MIRROR:-1}          # dvae-encode --mirror on the training split
+CLIP_SHIFT=${CLIP_SHIFT:-4}  # clip-train --shift: random shifts of up to 4 pixels
 STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
 mkdir -p "$RUN"
@@ -61,7 +63,10 @@ stage_dvae() {
 stage_encode() {
   for split in train val-images; do
     [ -f "$TOKENS/$split/manifest.json" ] && { echo "$TOKENS/$split exists" >&2; continue; }
-    bin dvae dvae-encode --dvae "$RUN/export/dvae" --tokenizer "$RUN/tokenizer" --data "$DATA/$split" --out "$TOKENS/$split"
+    local mirror=()
+    # The training split also gets every image mirrored (left/right swapped in its captions): twice the data.
+    [ "$split" = train ] && [ "$MIRROR" = 1 ] && mirror=(--mirror)
+    bin dvae dvae-encode --dvae "$RUN/export/dvae" --tokenizer "$RUN/tokenizer" --data "$DATA/$split" --out "$TOKENS/$split" "${mirror[@]}"
   done
 }
 
@@ -84,7 +89,7 @@ stage_clip() {
   local resume=()
   [ -d "$RUN/clip/checkpoints" ] && resume=(--resume)
   bin clip clip-train --data "$DATA/train" --tokenizer "$RUN/tokenizer" --out "$RUN/clip" \
-    --steps "$CLIP_STEPS" --warmup 40 --checkpoint-every 25 --export "$RUN/export/clip" "${resume[@]}"
+    --steps "$CLIP_STEPS" --warmup 40 --shift "$CLIP_SHIFT" --checkpoint-every 25 --export "$RUN/export/clip" "${resume[@]}"
 }
 
 stage_eval() {
