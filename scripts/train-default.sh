@@ -87,7 +87,11 @@ stage_transformer() {
 stage_clip() {
   [ -f "$RUN/export/clip/config.json" ] && { echo "$RUN/export/clip exists" >&2; return; }
   local resume=()
-  [ -d "$RUN/clip/checkpoints" ] && resume=(--resume)
+  if [ -d "$RUN/clip/checkpoints" ]; then
+    resume=(--resume)
+  elif [ -f weights/clip/model.safetensors ] && [ -z "${RETRAIN_CLIP:-}" ]; then
+    resume=(--init weights/clip) # warm start from the committed model when the run's checkpoints are gone
+  fi
   bin clip clip-train --data "$DATA/train" --tokenizer "$RUN/tokenizer" --out "$RUN/clip" \
     --steps "$CLIP_STEPS" --warmup 40 --shift "$CLIP_SHIFT" --checkpoint-every 25 --export "$RUN/export/clip" "${resume[@]}"
 }
