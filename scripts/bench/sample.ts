@@ -6,6 +6,7 @@
 // (tf.profile; kernel wall times, so run it on a quiet machine).
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
+import { printKernelTable } from './profile.ts';
 import { selectBackend } from '@dalle/core';
 import { generate, loadPipeline, SAMPLER_DEFAULTS } from '@dalle/sampler';
 
@@ -45,19 +46,7 @@ if (values.profile) {
     logits.dataSync();
     return logits;
   });
-  const byName = new Map<string, { ms: number; calls: number }>();
-  for (const k of profile.kernels) {
-    const key = k.name === 'BatchMatMul' || k.name === '_FusedMatMul' ? `${k.name} ${k.inputShapes.slice(0, 2).map((x) => `[${x}]`).join('x')}` : k.name;
-    const e = byName.get(key) ?? { ms: 0, calls: 0 };
-    e.ms += k.kernelTimeMs as number;
-    e.calls++;
-    byName.set(key, e);
-  }
-  const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
-  console.log(`decoding step ${half + 1} of ${rows} rows: ${stepMs.toFixed(1)} ms per step over the first ${half} steps; profiled step: ${profile.kernels.length} kernels, ${total.toFixed(1)} ms of kernel time`);
-  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
-    console.log(`  ${name.padEnd(44)} ${e.ms.toFixed(2).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.calls} calls`);
-  }
+  printKernelTable((total) => `decoding step ${half + 1} of ${rows} rows: ${stepMs.toFixed(1)} ms per step over the first ${half} steps; profiled step: ${total.toFixed(1)} ms of kernel time`, profile.kernels, 20);
   tf.dispose([textIds, codes]);
   decoder.dispose();
 }

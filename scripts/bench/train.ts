@@ -7,6 +7,7 @@
 // transformer data-parallel, W ways (this thread + W - 1 worker threads, as dalle-train --workers).
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
+import { printKernelTable } from './profile.ts';
 import { Rng, selectBackend } from '@dalle/core';
 import { Adam, Dvae, dvaePreset, trainStep } from '@dalle/dvae';
 import { GradientWorkers, TransformerTrainer, countParams, createEpochOrder, createTransformer, imageSeqLen, paramSpecs, resolveTrainConfig, tokensPerSequence, transformerPreset, type TokenBatchSource } from '@dalle/transformer';
@@ -24,20 +25,7 @@ async function printProfile(what: string, run: () => unknown): Promise<void> {
     await run();
     return tf.scalar(0);
   });
-  const byName = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
-    const key = k.name === 'BatchMatMul' || k.name === '_FusedMatMul' ? `${k.name} ${k.inputShapes.slice(0, 2).map((x) => `[${x}]`).join('x')}` : k.name;
-    const e = byName.get(key) ?? { ms: 0, calls: 0 };
-    e.ms += k.kernelTimeMs as number;
-    e.calls++;
-    byName.set(key, e);
-  }
-  const total = [...byName.values()].reduce((s, e) => s + e.ms, 0);
-  console.log(`  ${what}: one step's kernels, ${total.toFixed(0)} ms in all`);
-  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16)) {
-    console.log(`    ${name.padEnd(44)} ${e.ms.toFixed(0).padStart(6)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.calls} calls`);
-  }
+  printKernelTable((total) => `  ${what}: one step's kernels, ${total.toFixed(0)} ms in all`, info.kernels, 16, '    ');
 }
 
 function timed(run: () => void | Promise<void>): Promise<{ wallMs: number; cpuMs: number }> {
