@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { currentBackend, UsageError } from '@dalle/core';
 import type { TransformerConfig } from './config.ts';
 import type { ModelBatch } from './layout.ts';
-import { paramSpecs } from './params.ts';
+import { countParams, paramSpecs } from './params.ts';
 import type { TransformerModel } from './transformer.ts';
 
 /** What a worker starts with (workerData). */
@@ -88,7 +88,7 @@ export class GradientWorkers {
     if (backend.name !== 'wasm' && backend.name !== 'cpu') {
       throw new UsageError(`data-parallel workers run on the wasm or cpu backend; ${backend.name} already uses every core by itself, so train with --workers 1`);
     }
-    const total = paramSpecs(model.config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    const total = countParams(model.config);
     const weights = new SharedArrayBuffer(total * 4);
     const init: WorkerInit = { backend: backend.name, config: model.config, weights };
     const url = new URL('./grad-worker-entry.mjs', import.meta.url);

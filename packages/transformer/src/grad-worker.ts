@@ -28,7 +28,7 @@ async function main(): Promise<void> {
       if (req.version !== version) {
         let offset = 0;
         specs.forEach((s, i) => {
-          const size = s.shape.reduce((a, b) => a * b, 1);
+          const size = tf.util.sizeFromShape(s.shape);
           tf.tidy(() => variables[i].assign(tf.tensor(weights.slice(offset, offset + size), s.shape)));
           offset += size;
         });

@@ -177,7 +177,7 @@ export class TransformerTrainer {
           let offset = 0;
           const mixed: Record<string, tf.Tensor> = {};
           for (const spec of specs) {
-            const size = spec.shape.reduce((x, y) => x * y, 1);
+            const size = tf.util.sizeFromShape(spec.shape);
             mixed[spec.key] = tf.tidy(() => tf.add(tf.mul(local.grads[spec.key], weight(0)), tf.tensor(acc.subarray(offset, offset + size), spec.shape)));
             offset += size;
           }
