@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '@dalle/core';
 import { TokenDatasetWriter, type TokenDatasetInfo } from '@dalle/data';
 import { RUN_LOCK_FILE, createTransformer, disposeTransformer, imageSeqLen, saveTransformer, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
@@ -84,7 +85,8 @@ describe('dalle-train run (runTraining)', function () {
     const isUsage = (re: RegExp) => (e: Error) => e instanceof UsageError && re.test(e.message);
     await assert.rejects(runTraining({ data: [grid4], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/gridSize 4, expected 3/));
     await assert.rejects(runTraining({ data: [trainA, otherDvae], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/other-dvae: dvaeId is "dvae-b" but .*train-a has "dvae-a"; datasets trained together must agree/));
-    await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a"/));
+    await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a".*; to warm-start from a model trained on another dVAE's codes, add --reinit-image$/));
+    await assert.rejects(runTraining({ data: [otherDvae], runDir, preset: 'tiny', reinitImage: true, train: { steps: 1 }, quiet: true }), isUsage(/^--reinit-image goes with --init/));
     await assert.rejects(runTraining({ data: [], runDir, preset: 'tiny', quiet: true }), isUsage(/no training data/));
   });
 
@@ -103,6 +105,26 @@ describe('dalle-train run (runTraining)', function () {
     assert.equal(res.train.step, 1);
     assert.equal(imageSeqLen(res.config), 9);
   });
+
+  it('--init with reinitImage trains on another dVAE\'s codes: text and blocks kept, image part fresh, new dvaeId', async () => {
+    const otherDvae = await writeDataset(path.join(dir, 'other-dvae-2'), 4, 5, { dvaeId: 'dvae-b' });
+    const exportDir = path.join(dir, 'export-reinit');
+    const lines: string[] = [];
+    const res = await runTraining({ data: [otherDvae], val: otherDvae, runDir: path.join(dir, 'runs', 'r4'), init: initDir, reinitImage: true, train: { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0, weightDecay: 0 }, exportDir, quiet: true, log: (l) => lines.push(l) });
+    assert.equal(res.train.step, 1);
+    assert.ok(lines.some((l) => /image-code embeddings and image head re-initialised/.test(l)));
+    const [before, after] = [await loadTransformer(initDir), await loadTransformer(exportDir)];
+    try {
+      assert.equal(after.info.dvaeId, 'dvae-b');
+      const close = (k: 'blocks.0.attn.qkv.kernel' | 'head.text.kernel' | 'head.image.kernel') => tf.tidy(() => tf.max(tf.abs(tf.sub(before.params[k], after.params[k]))).dataSync()[0]);
+      assert.ok(close('blocks.0.attn.qkv.kernel') < 1e-6);
+      assert.ok(close('head.text.kernel') < 1e-6);
+      assert.ok(close('head.image.kernel') > 1e-3);
+    } finally {
+      disposeTransformer(before);
+      disposeTransformer(after);
+    }
+  });
 });
 
 describe('dalle-train command', function () {
@@ -111,7 +133,7 @@ describe('dalle-train command', function () {
   it('--help describes the options; bad input exits 2 with one line', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
-    for (const flag of ['--data', '--val', '--resume', '--init', '--export', '--grad-accum', '--clip-norm', '--caption-dropout']) assert.ok(help.stdout.includes(flag), flag);
+    for (const flag of ['--data', '--val', '--resume', '--init', '--reinit-image', '--export', '--grad-accum', '--clip-norm', '--caption-dropout']) assert.ok(help.stdout.includes(flag), flag);
     const bad = spawnSync(process.execPath, [bin, '--data', '/nonexistent-dataset', '--backend', 'cpu', '--preset', 'tiny', '--runs-dir', os.tmpdir(), '--name', `dalle-train-test-${process.pid}`], { encoding: 'utf8' });
     assert.equal(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /dalle-train: error: not a token dataset/);

@@ -52,7 +52,7 @@ export { cacheTensors, cachedSelfAttention, causalSelfAttention, dense, type Att
 export { gelu, mlp, type MlpParams } from './mlp.ts';
 export { transformerBlock, type BlockParams } from './block.ts';
 export { crossEntropy, targetLogProbs } from './loss.ts';
-export { blockParams, countParams, disposeParams, initTransformerParams, paramSpecs, type TransformerParamKey, type TransformerParams } from './params.ts';
+export { blockParams, countParams, disposeParams, INIT_STD, initTransformerParams, paramSpecs, reinitImageParams, type TransformerParamKey, type TransformerParams } from './params.ts';
 export {
   batchFromTensors,
   createTransformer,

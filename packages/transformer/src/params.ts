@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@dalle/core';
 import { mlpHidden, type TransformerConfig, transformerLayout } from './config.ts';
-import { inputVocabSize, textStreamVocabSize } from './layout.ts';
+import { imageTokenOffset, inputVocabSize, textStreamVocabSize } from './layout.ts';
 import type { BlockParams } from './block.ts';
 
 export type BlockParamName =
@@ -107,6 +107,35 @@ export function initTransformerParams(cfg: TransformerConfig, seed: number | nul
 
 // tfjs variable names must be unique in the process; keys stay the checkpoint names.
 let nextVariableId = 0;
+
+/**
+ * Gives the image-code parameters fresh weights from `seed`, as a new model would have them: the
+ * image rows of `embed.tokens` and the image head. Everything else (text embeddings, positions,
+ * blocks, text head) is kept. For warm-starting a model trained on another dVAE's codes, whose
+ * code ids mean something else. The draw order matches nothing else; it is only seeded.
+ */
+export function reinitImageParams(params: TransformerParams, cfg: TransformerConfig, seed: number): void {
+  const layout = transformerLayout(cfg);
+  const rng = new Rng(seed);
+  const normal = (n: number) => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = rng.normal() * INIT_STD;
+    return data;
+  };
+  const C = cfg.dModel;
+  const K = cfg.imageVocabSize;
+  const offset = imageTokenOffset(layout);
+  tf.tidy(() => {
+    const embed = params['embed.tokens'];
+    const keep = tf.slice(embed, [0, 0], [offset, C]);
+    const after = embed.shape[0] - offset - K; // 0 today: image codes are the last stream ids
+    const parts = [keep, tf.tensor2d(normal(K * C), [K, C])];
+    if (after > 0) parts.push(tf.slice(embed, [offset + K, 0], [after, C]));
+    embed.assign(tf.concat(parts, 0));
+    params['head.image.kernel'].assign(tf.tensor2d(normal(C * K), [C, K]));
+    params['head.image.bias'].assign(tf.zeros([K]));
+  });
+}
 
 /** Total number of scalars in the parameters. */
 export function countParams(cfg: TransformerConfig): number {

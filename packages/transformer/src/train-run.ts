@@ -7,7 +7,7 @@ import { EpochSampler, openTokenDataset, type TokenDataset } from '@dalle/data';
 import { resolveTransformerConfig, transformerPreset, type TransformerConfig } from './config.ts';
 import { checkDatasetFits, concatSources, type CreateOrder } from './dataset.ts';
 import { conditionalGain, type ConditionalGain, type EvalLosses } from './evaluate.ts';
-import { countParams } from './params.ts';
+import { countParams, reinitImageParams } from './params.ts';
 import { loadTransformer, saveTransformer } from './persistence.ts';
 import { resolveTrainConfig, type TrainConfig } from './train-config.ts';
 import { latestCheckpoint, loadCheckpoint, trainTransformer, type TrainResult } from './trainer.ts';
@@ -24,6 +24,8 @@ export interface TrainRunOptions {
   resume?: boolean;
   /** Warm start: a model folder whose config and weights start the run. */
   init?: string;
+  /** With init: fresh image-code embeddings and image head (the init model was trained on another dVAE's codes). */
+  reinitImage?: boolean;
   /** Preset for a fresh model (default emoji-64), with field overrides. */
   preset?: string;
   model?: Partial<TransformerConfig>;
@@ -102,6 +104,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   const log = o.log ?? (() => {});
   if (o.data.length === 0) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
   if (o.resume && o.init) throw new UsageError('--resume and --init exclude each other: --resume continues a run, --init starts a new one from a model');
+  if (o.reinitImage && !o.init) throw new UsageError('--reinit-image goes with --init: it re-initialises the image part of the model given there');
   let model: TransformerModel;
   let trainConfig: TrainConfig;
   let resume: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
@@ -117,7 +120,13 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
     if (o.init) {
       if (o.model || o.preset) throw new UsageError('--init takes the model config from the model folder; drop the model options');
       model = await loadTransformer(o.init);
-      log(`warm start from ${o.init}`);
+      if (o.reinitImage) {
+        reinitImageParams(model.params, model.config, o.modelSeed ?? trainConfig.seed);
+        delete model.info.dvaeId; // its image codes are gone; the training data's dVAE sets it below
+        log(`warm start from ${o.init}, image-code embeddings and image head re-initialised`);
+      } else {
+        log(`warm start from ${o.init}`);
+      }
     } else {
       const base = transformerPreset(o.preset ?? 'emoji-64');
       model = createTransformer(resolveTransformerConfig({ ...base, ...o.model }), o.modelSeed ?? trainConfig.seed);
@@ -125,7 +134,16 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   try {
     const sets: TokenDataset[] = [];
-    for (const dir of o.data) sets.push(await openChecked(dir, model));
+    for (const dir of o.data) {
+      try {
+        sets.push(await openChecked(dir, model));
+      } catch (err) {
+        if (o.init && !o.reinitImage && err instanceof UsageError && err.message.includes('dvaeId')) {
+          throw new UsageError(`${err.message}; to warm-start from a model trained on another dVAE's codes, add --reinit-image`);
+        }
+        throw err;
+      }
+    }
     const train = concatSources(sets, o.data);
     model.info = { ...model.info, dvaeId: train.manifest.dvaeId, tokenizerId: train.manifest.tokenizerId };
     const val = o.val ? await openChecked(o.val, model) : undefined;

@@ -14,6 +14,7 @@ interface Options extends CommonOptions {
   runsDir: string;
   resume?: string;
   init?: string;
+  reinitImage?: boolean;
   export?: string;
   preset?: string;
   modelSeed?: number;
@@ -50,6 +51,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
   .option('--runs-dir <dir>', 'where run folders go', 'runs')
   .option('--resume <runDir>', 'continue runs/<name> from its newest checkpoint (same data order and schedule)')
   .option('--init <modelDir>', 'warm start from a transformer model folder')
+  .option('--reinit-image', 'with --init: fresh image-code embeddings and image head, keeping the text and transformer weights (for data encoded by another dVAE)')
   .option('--export <dir>', 'write the final model folder here (config.json + model.safetensors)')
   .option('--preset <name>', `model preset for a new model: ${Object.keys(TRANSFORMER_PRESETS).join(', ')} (default emoji-64)`)
   .option('--model-seed <n>', 'seed of a new model\'s weights (default: --seed)', parseIntOption('--model-seed', 0))
@@ -113,6 +115,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
         runDir,
         resume: Boolean(opts.resume),
         init: opts.init,
+        reinitImage: opts.reinitImage,
         preset: opts.preset,
         model: Object.keys(model).length > 0 ? model : undefined,
         modelSeed: opts.modelSeed,
