@@ -23,6 +23,8 @@ MIRROR=${MIRROR:-1}          # dvae-encode --mirror on the training split
 CLIP_SHIFT=${CLIP_SHIFT:-4}  # clip-train --shift: random shifts of up to 4 pixels
 STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
+# Prints a dotted field of a JSON file (empty when missing).
+json_field() { node -e 'let v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); for (const k of process.argv[2].split(".")) v = v?.[k]; process.stdout.write(v == null ? "" : String(v));' "$1" "$2"; }
 mkdir -p "$RUN"
 
 # Runs stage $1 (a shell function) unless it is not in $STAGES; records its wall time.
@@ -78,7 +80,10 @@ stage_transformer() {
   if [ -d "$RUN/transformer/checkpoints" ]; then
     bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer" --workers "$DALLE_WORKERS"
   elif [ -f weights/transformer/model.safetensors ] && [ -z "${RETRAIN_DALLE:-}" ]; then
-    bin transformer dalle-train "${args[@]}" --init weights/transformer
+    # A new dVAE's codes mean something else: keep the shipped text and transformer weights, redraw the image part.
+    local reinit=()
+    [ "$(json_field "$RUN/export/dvae/config.json" info.identity)" = "$(json_field weights/transformer/config.json info.dvaeId)" ] || reinit=(--reinit-image)
+    bin transformer dalle-train "${args[@]}" --init weights/transformer "${reinit[@]}"
   else
     bin transformer dalle-train "${args[@]}"
   fi
