@@ -96,13 +96,19 @@ export function initTransformerParams(cfg: TransformerConfig, seed: number | nul
     if (init === 'ones') data.fill(1);
     else if (seed !== null && (init === 'normal' || init === 'residual')) {
       const std = init === 'normal' ? INIT_STD : residualStd;
-      for (let i = 0; i < size; i++) data[i] = rng.normal() * std;
+      fillNormal(data, rng, std);
     }
     const initial = tf.tensor(data, shape, 'float32');
     params[key] = tf.variable(initial, true, `${key}_${nextVariableId++}`);
     initial.dispose(); // the variable holds its own reference to the data
   }
   return params;
+}
+
+/** Fills `data` with N(0, std) draws from `rng`, in index order. */
+function fillNormal(data: Float32Array, rng: Rng, std: number): Float32Array {
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+  return data;
 }
 
 // tfjs variable names must be unique in the process; keys stay the checkpoint names.
@@ -117,11 +123,7 @@ let nextVariableId = 0;
 export function reinitImageParams(params: TransformerParams, cfg: TransformerConfig, seed: number): void {
   const layout = transformerLayout(cfg);
   const rng = new Rng(seed);
-  const normal = (n: number) => {
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = rng.normal() * INIT_STD;
-    return data;
-  };
+  const normal = (n: number) => fillNormal(new Float32Array(n), rng, INIT_STD);
   const C = cfg.dModel;
   const K = cfg.imageVocabSize;
   const offset = imageTokenOffset(layout);
