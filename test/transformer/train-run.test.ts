@@ -40,7 +40,7 @@ describe('dalle-train run (runTraining)', function () {
     val = await writeDataset(path.join(dir, 'val'), 4, 3);
     initDir = path.join(dir, 'init');
     const model = createTransformer(tiny, 2);
-    await saveTransformer(initDir, model, { dvaeId: 'dvae-a', tokenizerId: 'tok-a' });
+    await saveTransformer(initDir, model, { dvaeId: 'dvae-a', tokenizerId: 'tok-a', trainedSteps: 40, initSteps: 100, val: { text: 9, image: 9 } });
     disposeTransformer(model);
   });
   after(async () => {
@@ -101,9 +101,16 @@ describe('dalle-train run (runTraining)', function () {
   });
 
   it('warm start with --init keeps the weights and config of the model folder', async () => {
-    const res = await runTraining({ data: [trainA], runDir: path.join(dir, 'runs', 'r3'), init: initDir, train: { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0 }, quiet: true });
+    const exportDir = path.join(dir, 'export-init');
+    const res = await runTraining({ data: [trainA], runDir: path.join(dir, 'runs', 'r3'), init: initDir, train: { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0 }, exportDir, quiet: true });
     assert.equal(res.train.step, 1);
     assert.equal(imageSeqLen(res.config), 9);
+    // without --val this run has no validation figures: the init model's are not passed off as its own
+    const after = await loadTransformer(exportDir);
+    assert.equal(after.info.val, undefined);
+    assert.equal(after.info.trainedSteps, 1);
+    assert.equal(after.info.initSteps, 140);
+    disposeTransformer(after);
   });
 
   it('--init with reinitImage trains on another dVAE\'s codes: text and blocks kept, image part fresh, new dvaeId', async () => {
@@ -116,6 +123,10 @@ describe('dalle-train run (runTraining)', function () {
     const [before, after] = [await loadTransformer(initDir), await loadTransformer(exportDir)];
     try {
       assert.equal(after.info.dvaeId, 'dvae-b');
+      // steps before the warm start add up along the chain; the init model's validation figures are not carried over
+      assert.equal(after.info.trainedSteps, 1);
+      assert.equal(after.info.initSteps, 140);
+      assert.equal(after.info.initFrom, path.resolve(initDir));
       const close = (k: 'blocks.0.attn.qkv.kernel' | 'head.text.kernel' | 'head.image.kernel') => tf.tidy(() => tf.max(tf.abs(tf.sub(before.params[k], after.params[k]))).dataSync()[0]);
       assert.ok(close('blocks.0.attn.qkv.kernel') < 1e-6);
       assert.ok(close('head.text.kernel') < 1e-6);

@@ -100,6 +100,17 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
 }
 
+/**
+ * A warm-started model's info: the folder's own training figures (steps, validation, gain) do not
+ * describe the new run, so they go; its steps are kept as `initSteps`, summed along a chain of
+ * warm starts, beside `initFrom`. dvaeId, tokenizerId and datasets are replaced by the run's.
+ */
+function warmStartInfo(info: Record<string, unknown>, from: string): Record<string, unknown> {
+  const { trainedSteps, initSteps, val: _val, conditionalGain: _gain, ...rest } = info;
+  const steps = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return { ...rest, initFrom: path.resolve(from), initSteps: steps(trainedSteps) + steps(initSteps) };
+}
+
 async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   const log = o.log ?? (() => {});
   if (o.data.length === 0) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
@@ -120,6 +131,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
     if (o.init) {
       if (o.model || o.preset) throw new UsageError('--init takes the model config from the model folder; drop the model options');
       model = await loadTransformer(o.init);
+      model.info = warmStartInfo(model.info, o.init);
       if (o.reinitImage) {
         reinitImageParams(model.params, model.config, o.modelSeed ?? trainConfig.seed);
         delete model.info.dvaeId; // its image codes are gone; the training data's dVAE sets it below
