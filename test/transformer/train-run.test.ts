@@ -123,7 +123,7 @@ describe('dalle-train run (runTraining)', function () {
     const [before, after] = [await loadTransformer(initDir), await loadTransformer(exportDir)];
     try {
       assert.equal(after.info.dvaeId, 'dvae-b');
-      // steps before the warm start add up along the chain; the init model's validation figures are not carried over
+      // steps before the warm start add up along the chain
       assert.equal(after.info.trainedSteps, 1);
       assert.equal(after.info.initSteps, 140);
       assert.equal(after.info.initFrom, path.resolve(initDir));
