@@ -20,6 +20,7 @@ CLIP_STEPS=${CLIP_STEPS:-400}
 DALLE_WARMUP=${DALLE_WARMUP:-200}
 DALLE_WORKERS=${DALLE_WORKERS:-1}
 MIRROR=${MIRROR:-1}          # dvae-encode --mirror on the training split
+BALANCE=${BALANCE:-0}        # 1: dalle-train --balance, every emoji concept drawn equally often (skin tones folded)
 CLIP_SHIFT=${CLIP_SHIFT:-4}  # clip-train --shift: random shifts of up to 4 pixels
 STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
@@ -68,7 +69,8 @@ stage_encode() {
     local mirror=()
     # The training split also gets every image mirrored (left/right swapped in its captions): twice the data.
     [ "$split" = train ] && [ "$MIRROR" = 1 ] && mirror=(--mirror)
-    bin dvae dvae-encode --dvae "$RUN/export/dvae" --tokenizer "$RUN/tokenizer" --data "$DATA/$split" --out "$TOKENS/$split" "${mirror[@]}"
+    # --group-by emoji names each record's concept (groups.json), for dalle-train --balance.
+    bin dvae dvae-encode --dvae "$RUN/export/dvae" --tokenizer "$RUN/tokenizer" --data "$DATA/$split" --out "$TOKENS/$split" "${mirror[@]}" --group-by emoji
   done
 }
 
@@ -77,6 +79,7 @@ stage_transformer() {
   local args=(--data "$TOKENS/train" --val "$TOKENS/val-images" --runs-dir "$RUN" --name transformer
     --steps "$DALLE_STEPS" --warmup-steps "$DALLE_WARMUP" --checkpoint-every 100 --val-every 1000 --val-batches 20
     --export "$RUN/export/transformer" --workers "$DALLE_WORKERS")
+  [ "$BALANCE" = 1 ] && args+=(--balance)
   if [ -d "$RUN/transformer/checkpoints" ]; then
     bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer" --workers "$DALLE_WORKERS"
   elif [ -f weights/transformer/model.safetensors ] && [ -z "${RETRAIN_DALLE:-}" ]; then

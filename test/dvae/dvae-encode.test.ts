@@ -68,6 +68,25 @@ describe('dvae-encode and dvae-decode commands', function () {
     assert.equal(found.filter((c) => c === want).length, 2, 'the mirrored img0 codes, once per caption');
   });
 
+  it('--group-by writes each record\'s group: an image, its mirror copy and its captions share one', async () => {
+    const enc = await runBin('dvae-encode', ['--dvae', path.join(dir, 'dvae'), '--tokenizer', path.join(dir, 'tok'), '--data', path.join(dir, 'data'), '--out', path.join(dir, 'tokens-groups'), '--text-seq-len', '8', '--mirror', '--group-by', '/^img(\\d)$/']);
+    assert.equal(enc.code, 0, enc.stderr);
+    assert.match(enc.stdout, /20 records .*; 5 groups by \/\^img/);
+    const ds = await openTokenDataset(path.join(dir, 'tokens-groups'));
+    assert.deepEqual(ds.groups?.names, ['0', '1', '2', '3', '4']);
+    // 2 captions x (image + mirror) per image, written image by image
+    assert.deepEqual([...ds.groups!.ids], [0, 1, 2, 3, 4].flatMap((g) => [g, g, g, g]));
+
+    const bad = await runBin('dvae-encode', ['--dvae', path.join(dir, 'dvae'), '--tokenizer', path.join(dir, 'tok'), '--data', path.join(dir, 'data'), '--out', path.join(dir, 'tokens-bad'), '--group-by', 'emoji']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--group-by emoji: image key "img0" is not <set>-<codepoints>/);
+    const left = (await fsp.readdir(dir)).filter((n) => n.includes('tokens-bad'));
+    assert.deepEqual(left, [], 'no dataset or staging folder is left behind');
+    const unknown = await runBin('dvae-encode', ['--dvae', path.join(dir, 'dvae'), '--tokenizer', path.join(dir, 'tok'), '--data', path.join(dir, 'data'), '--out', path.join(dir, 'tokens-bad'), '--group-by', 'class']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown group rule "class"/);
+  });
+
   it('refuses to decode a dataset made by another dVAE', async () => {
     const other = Dvae.create(DVAE_PRESETS.tiny, 9);
     await saveDvae(path.join(dir, 'other'), other);

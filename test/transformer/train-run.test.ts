@@ -13,14 +13,14 @@ import { memoryDataset } from './fixtures.ts';
 const tiny = transformerPreset('tiny');
 const info: TokenDatasetInfo = { textSeqLen: tiny.textSeqLen, gridSize: tiny.gridSize, codebookSize: tiny.imageVocabSize, textVocabSize: tiny.textVocabSize, dvaeId: 'dvae-a', tokenizerId: 'tok-a' };
 
-async function writeDataset(dir: string, count: number, seed: number, fields: Partial<TokenDatasetInfo> = {}): Promise<string> {
+async function writeDataset(dir: string, count: number, seed: number, fields: Partial<TokenDatasetInfo> = {}, groups?: string[]): Promise<string> {
   const full = { ...info, ...fields };
-  const writer = await TokenDatasetWriter.create(dir, full);
+  const writer = await TokenDatasetWriter.create(dir, full, { groupBy: groups ? 'image' : undefined });
   const cfg = { ...tiny, textSeqLen: full.textSeqLen, gridSize: full.gridSize };
   const src = memoryDataset(cfg, count, seed);
   for (let i = 0; i < count; i++) {
     const { text, codes } = src.batch([i]);
-    await writer.add(text, codes);
+    await writer.add(text, codes, groups?.[i]);
   }
   await writer.close();
   return dir;
@@ -76,6 +76,28 @@ describe('dalle-train run (runTraining)', function () {
     assert.equal(ck.state.step, 6);
     disposeTransformer(ck.model);
     await assert.rejects(runTraining({ data: [trainA], runDir, resume: true, train: { learningRate: 0.1 }, quiet: true }), /--resume continues with the run's saved settings; drop learningRate/);
+  });
+
+  it('--balance samples the record groups of all datasets evenly, and --resume keeps doing so', async () => {
+    const g1 = await writeDataset(path.join(dir, 'grouped-1'), 5, 6, {}, ['a', 'a', 'a', 'a', 'b']);
+    const g2 = await writeDataset(path.join(dir, 'grouped-2'), 2, 7, {}, ['b', 'c']);
+    const runDir = path.join(dir, 'runs', 'balanced');
+    const lines: string[] = [];
+    const res = await runTraining({ data: [g1, g2], runDir, preset: 'tiny', train: { steps: 2, batchSize: 3, balanceGroups: true, checkpointEvery: 1 }, quiet: true, log: (l) => lines.push(l) });
+    assert.equal(res.train.step, 2);
+    assert.ok(lines.includes('data order: 3 record groups (by image) sampled evenly'), lines.join('\n'));
+    const ck = await loadCheckpoint(path.join(runDir, 'checkpoints', 'step-2'));
+    assert.equal(ck.trainConfig.balanceGroups, true);
+    assert.deepEqual(ck.state.order, { seed: 0, epoch: 0, index: 6, groups: 3 }, 'the checkpoint holds the balanced order');
+    disposeTransformer(ck.model);
+    const resumed: string[] = [];
+    const more = await runTraining({ data: [g1, g2], runDir, resume: true, train: { steps: 3 }, quiet: true, log: (l) => resumed.push(l) });
+    assert.equal(more.train.step, 3);
+    assert.ok(resumed.includes('data order: 3 record groups (by image) sampled evenly'));
+    await assert.rejects(
+      runTraining({ data: [g1, trainA], runDir: path.join(dir, 'runs', 'balanced-2'), preset: 'tiny', train: { steps: 1, balanceGroups: true }, quiet: true }),
+      (e: Error) => e instanceof UsageError && /--balance samples record groups, but .*train-a has none; re-encode it with dvae-encode --group-by/.test(e.message),
+    );
   });
 
   it('refuses datasets that do not match the model, its dVAE or tokenizer, or each other', async () => {

@@ -50,6 +50,10 @@ describe('transformer trainer', function () {
   it('rejects bad train settings and mismatched datasets with clear messages', () => {
     assert.throws(() => resolveTrainConfig({ batchSize: 0 }), /batchSize must be an integer >= 1, got 0/);
     assert.throws(() => resolveTrainConfig({ beta2: 1 }), /beta1 and beta2 must be below 1/);
+    assert.throws(() => resolveTrainConfig({ balanceGroups: 'yes' as unknown as boolean }), /balanceGroups must be true or false, got "yes"/);
+    // checkpoints saved before the field existed resume with the plain order
+    const { balanceGroups: _, ...old } = resolveTrainConfig({});
+    assert.equal(resolveTrainConfig(old).balanceGroups, false);
     const data = memoryDataset(tiny, 2);
     checkDatasetFits(tiny, { dvaeId: 'dvae-test' }, data.manifest, 'd');
     assert.throws(() => checkDatasetFits(tiny, { dvaeId: 'other' }, data.manifest, 'd'), (e: Error) => e instanceof UsageError && /d: dataset dvaeId is "dvae-test" but the model expects "other"/.test(e.message));

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError, writeDirAtomic, writeFileAtomic } from '@dalle/core';
+import { GROUPS_FILE, GroupCollector, parseGroups, serializeGroups, type RecordGroups } from './record-groups.ts';
 
 export const TOKEN_DATASET_FORMAT_VERSION = 1;
 export const TOKEN_MANIFEST_FILE = 'manifest.json';
@@ -26,6 +27,8 @@ export interface TokenDatasetManifest extends TokenDatasetInfo {
   formatVersion: 1;
   count: number;
   shards: { file: string; records: number; bytes: number; sha256: string }[];
+  /** Present when dvae-encode named each record's group (--group-by): groups.json beside the shards. */
+  groups?: { file: string; by: string; count: number; sha256: string };
 }
 
 /** Image codes per record. */
@@ -73,19 +76,25 @@ export class TokenDatasetWriter {
   private count = 0;
   private closed = false;
   private readonly shards: TokenDatasetManifest['shards'] = [];
+  private readonly groups: GroupCollector | undefined;
 
   private constructor(
     readonly dir: string,
     readonly info: TokenDatasetInfo,
     private readonly staging: string,
     private readonly recordsPerShard: number,
+    groupBy: string | undefined,
   ) {
+    this.groups = groupBy === undefined ? undefined : new GroupCollector(groupBy);
     this.record = new Uint16Array(recordLength(info));
     this.shardBuf = Buffer.alloc(recordsPerShard * recordBytes(info));
   }
 
-  /** Starts a dataset that will replace `dir` when close() succeeds. */
-  static async create(dir: string, info: TokenDatasetInfo, options: { recordsPerShard?: number } = {}): Promise<TokenDatasetWriter> {
+  /**
+   * Starts a dataset that will replace `dir` when close() succeeds. With `groupBy` (the rule's
+   * name), every add() names its record's group and close() writes groups.json.
+   */
+  static async create(dir: string, info: TokenDatasetInfo, options: { recordsPerShard?: number; groupBy?: string } = {}): Promise<TokenDatasetWriter> {
     checkTokenDatasetInfo(info);
     const recordsPerShard = options.recordsPerShard ?? DEFAULT_RECORDS_PER_SHARD;
     if (!Number.isInteger(recordsPerShard) || recordsPerShard < 1) throw new UsageError(`recordsPerShard must be a positive integer, got ${recordsPerShard}`);
@@ -94,16 +103,19 @@ export class TokenDatasetWriter {
     const staging = path.join(path.dirname(abs), `.${path.basename(abs)}.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(staging);
     const copy = Object.fromEntries(INFO_FIELDS.map((k) => [k, info[k]])) as unknown as TokenDatasetInfo;
-    return new TokenDatasetWriter(abs, copy, staging, recordsPerShard);
+    if (options.groupBy !== undefined && (typeof options.groupBy !== 'string' || options.groupBy === '')) throw new UsageError(`groupBy must be a non-empty string, got ${JSON.stringify(options.groupBy)}`);
+    return new TokenDatasetWriter(abs, copy, staging, recordsPerShard, options.groupBy);
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Appends one record: textSeqLen text ids (already padded) and gridSize^2 image codes. */
-  async add(textIds: ArrayLike<number>, codes: ArrayLike<number>): Promise<void> {
+  /** Appends one record: textSeqLen text ids (already padded), gridSize^2 image codes and, when the writer groups records, the record's group name. */
+  async add(textIds: ArrayLike<number>, codes: ArrayLike<number>, group?: string): Promise<void> {
     if (this.closed) throw new Error('TokenDatasetWriter: add() after close()');
+    if (this.groups && typeof group !== 'string') throw new UsageError(`record ${this.count}: this dataset groups its records (by ${this.groups.by}); pass the record's group name`);
+    if (!this.groups && group !== undefined) throw new UsageError(`record ${this.count}: a group name was given but the writer was created without groupBy`);
     const { textSeqLen, textVocabSize, codebookSize } = this.info;
     const G2 = imageSeqLen(this.info);
     if (textIds.length !== textSeqLen) throw new UsageError(`record ${this.count}: expected ${textSeqLen} text ids (padded), got ${textIds.length}`);
@@ -121,6 +133,7 @@ export class TokenDatasetWriter {
     }
     const off = this.inShard * rec.length * 2;
     for (let i = 0; i < rec.length; i++) this.shardBuf.writeUInt16LE(rec[i], off + 2 * i);
+    this.groups?.add(group!);
     this.inShard++;
     this.count++;
     if (this.inShard === this.recordsPerShard) await this.flush();
@@ -142,8 +155,13 @@ export class TokenDatasetWriter {
     try {
       await this.flush();
       const manifest: TokenDatasetManifest = { formatVersion: TOKEN_DATASET_FORMAT_VERSION, ...this.info, count: this.count, shards: this.shards };
+      const groupsText = this.groups ? serializeGroups(this.groups.result()) : undefined;
+      if (this.groups && groupsText) {
+        manifest.groups = { file: GROUPS_FILE, by: this.groups.by, count: this.groups.names.length, sha256: createHash('sha256').update(groupsText).digest('hex') };
+      }
       await writeDirAtomic(this.dir, async (tmp) => {
         for (const s of this.shards) await fsp.rename(path.join(this.staging, s.file), path.join(tmp, s.file));
+        if (groupsText) await fsp.writeFile(path.join(tmp, GROUPS_FILE), groupsText);
         await writeFileAtomic(path.join(tmp, TOKEN_MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
       });
       return manifest;
@@ -163,6 +181,8 @@ export interface TokenDataset {
   readonly dir: string;
   readonly manifest: TokenDatasetManifest;
   readonly size: number;
+  /** Each record's group, when the dataset was encoded with --group-by. */
+  readonly groups?: RecordGroups;
   record(i: number): { text: Uint16Array; codes: Uint16Array };
   /** text: [B * textSeqLen], codes: [B * gridSize^2]. */
   batch(indices: number[]): { text: Int32Array; codes: Int32Array };
@@ -185,7 +205,27 @@ function parseManifest(text: string, file: string): TokenDatasetManifest {
       throw new UsageError(`${file}: malformed shard entry ${JSON.stringify(s)} (expected {file, records, bytes, sha256})`);
     }
   }
+  const g = m.groups;
+  if (g !== undefined && (!g || typeof g.file !== 'string' || path.basename(g.file) !== g.file || typeof g.by !== 'string' || !Number.isInteger(g.count) || typeof g.sha256 !== 'string')) {
+    throw new UsageError(`${file}: malformed groups entry ${JSON.stringify(g)} (expected {file, by, count, sha256})`);
+  }
   return m;
+}
+
+async function readGroups(dir: string, m: TokenDatasetManifest): Promise<RecordGroups | undefined> {
+  if (!m.groups) return undefined;
+  const file = path.join(dir, m.groups.file);
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch {
+    throw new UsageError(`token dataset groups file missing: ${file}`);
+  }
+  const digest = createHash('sha256').update(text).digest('hex');
+  if (digest !== m.groups.sha256) throw new UsageError(`token dataset groups file ${file} has sha256 ${digest}, manifest says ${m.groups.sha256} (corrupt or replaced)`);
+  const groups = parseGroups(text, file, m.count);
+  if (groups.by !== m.groups.by || groups.names.length !== m.groups.count) throw new UsageError(`${file} says ${groups.names.length} groups by "${groups.by}", the manifest ${m.groups.count} by "${m.groups.by}"`);
+  return groups;
 }
 
 class LoadedTokenDataset implements TokenDataset {
@@ -193,6 +233,7 @@ class LoadedTokenDataset implements TokenDataset {
     readonly dir: string,
     readonly manifest: TokenDatasetManifest,
     private readonly data: Uint16Array,
+    readonly groups?: RecordGroups,
   ) {}
 
   get size(): number {
@@ -269,5 +310,5 @@ export async function openTokenDataset(dir: string, expect: Partial<TokenDataset
     for (let i = 0; i < m.textSeqLen; i++) if (data[base + i] >= m.textVocabSize) throw new UsageError(`${abs}: record ${r} has text id ${data[base + i]} >= textVocabSize ${m.textVocabSize}`);
     for (let i = m.textSeqLen; i < recordLength(m); i++) if (data[base + i] >= m.codebookSize) throw new UsageError(`${abs}: record ${r} has image code ${data[base + i]} >= codebookSize ${m.codebookSize}`);
   }
-  return new LoadedTokenDataset(abs, m, data);
+  return new LoadedTokenDataset(abs, m, data, await readGroups(abs, m));
 }

@@ -25,6 +25,8 @@ export interface TrainConfig {
   clipNorm: number;
   /** Seed of the data order and caption dropout (the model's init seed is separate). */
   seed: number;
+  /** Data order: sample the datasets' record groups (dvae-encode --group-by) evenly instead of the records. */
+  balanceGroups: boolean;
   /** Steps between checkpoints (a checkpoint is also written at the end and on Ctrl-C). */
   checkpointEvery: number;
   /** Steps between log.jsonl lines. */
@@ -48,6 +50,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   epsilon: 1e-8,
   clipNorm: 1.0, // the usual global-norm clip for transformers
   seed: 0,
+  balanceGroups: false, // every record once per epoch, as the data has them
   checkpointEvery: 500, // a few minutes of work lost at most
   logEvery: 10,
   valEvery: 1000,
@@ -59,12 +62,14 @@ export function decays(key: string, v: tf.Tensor): boolean {
   return v.rank >= 2 && !key.endsWith('.bias');
 }
 
-function checkInt(cfg: TrainConfig, key: keyof TrainConfig, min: number): void {
+type NumberField = { [K in keyof TrainConfig]: TrainConfig[K] extends number ? K : never }[keyof TrainConfig];
+
+function checkInt(cfg: TrainConfig, key: NumberField, min: number): void {
   const v = cfg[key];
   if (!Number.isInteger(v) || v < min) throw new UsageError(`${key} must be an integer >= ${min}, got ${v}`);
 }
 
-function checkNumber(cfg: TrainConfig, key: keyof TrainConfig, min: number, max: number, minExclusive = false): void {
+function checkNumber(cfg: TrainConfig, key: NumberField, min: number, max: number, minExclusive = false): void {
   const v = cfg[key];
   if (!Number.isFinite(v) || (minExclusive ? v <= min : v < min) || v > max) throw new UsageError(`${key} must be a number in ${minExclusive ? '(' : '['}${min}, ${max}], got ${v}`);
 }
@@ -87,6 +92,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   checkNumber(cfg, 'epsilon', 0, 1, true);
   checkNumber(cfg, 'clipNorm', 0, Number.MAX_VALUE);
   checkInt(cfg, 'seed', 0);
+  if (typeof cfg.balanceGroups !== 'boolean') throw new UsageError(`balanceGroups must be true or false, got ${JSON.stringify(cfg.balanceGroups)}`);
   checkInt(cfg, 'checkpointEvery', 1);
   checkInt(cfg, 'logEvery', 1);
   checkInt(cfg, 'valEvery', 0);

@@ -3,7 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Progress, UsageError } from '@dalle/core';
-import { EpochSampler, openTokenDataset, type TokenDataset } from '@dalle/data';
+import { concatGroups, EpochSampler, GroupBalancedSampler, openTokenDataset, type TokenDataset } from '@dalle/data';
 import { resolveTransformerConfig, transformerPreset, type TransformerConfig } from './config.ts';
 import { checkDatasetFits, concatSources, type CreateOrder } from './dataset.ts';
 import { conditionalGain, type ConditionalGain, type EvalLosses } from './evaluate.ts';
@@ -54,6 +54,14 @@ export interface TrainRunResult {
 }
 
 export const createEpochOrder: CreateOrder = (size, state) => new EpochSampler(size, state);
+
+/** The data order of trainConfig.balanceGroups: the datasets' record groups, joined by name, drawn evenly. */
+function createGroupOrder(sets: TokenDataset[], names: string[]): { createOrder: CreateOrder; groups: number } {
+  const missing = sets.findIndex((s) => !s.groups);
+  if (missing >= 0) throw new UsageError(`--balance samples record groups, but ${names[missing]} has none; re-encode it with dvae-encode --group-by (e.g. --group-by emoji or --group-by image)`);
+  const groups = concatGroups(sets.map((s) => s.groups!), names);
+  return { createOrder: (_size, state) => new GroupBalancedSampler(groups.ids, state), groups: groups.names.length };
+}
 
 async function openChecked(dir: string, model: TransformerModel): Promise<TokenDataset> {
   const cfg = model.config;
@@ -157,6 +165,12 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
       }
     }
     const train = concatSources(sets, o.data);
+    let createOrder = createEpochOrder;
+    if (trainConfig.balanceGroups) {
+      const balanced = createGroupOrder(sets, o.data);
+      createOrder = balanced.createOrder;
+      log(`data order: ${balanced.groups} record groups (by ${sets[0].groups!.by}) sampled evenly`);
+    }
     model.info = { ...model.info, dvaeId: train.manifest.dvaeId, tokenizerId: train.manifest.tokenizerId };
     const val = o.val ? await openChecked(o.val, model) : undefined;
     log(`model: ${JSON.stringify(model.config)} (${(countParams(model.config) / 1e6).toFixed(2)} M parameters)`);
@@ -173,7 +187,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
       config: trainConfig,
       train,
       val,
-      createOrder: createEpochOrder,
+      createOrder,
       runDir: o.runDir,
       resume,
       stopAfterStep: o.stopAfterStep,

@@ -1,7 +1,7 @@
 // dvae-encode: streams a captioned-image source through the dVAE encoder and writes a token
 // dataset (one record per image-caption pair: text ids, then image codes) for transformer training.
 import { createCommand, parseIntOption, Progress, runCli, setupBackend, UsageError, type FitMode } from '@dalle/core';
-import { encodeText, loadTextTokenizer, mirrorCaption, mirrorImage, openImageSource, TokenDatasetWriter } from '@dalle/data';
+import { encodeText, GROUP_RULE_HELP, groupKeyFunction, loadTextTokenizer, mirrorCaption, mirrorImage, openImageSource, TokenDatasetWriter } from '@dalle/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchTensor } from '../trainer.ts';
 import { dvaeIdentity, loadDvae } from '../io.ts';
@@ -19,6 +19,7 @@ interface Options {
   fit: FitMode;
   recordsPerShard?: number;
   mirror?: boolean;
+  groupBy?: string;
 }
 
 const program = createCommand('dvae-encode', 'Encode captioned images into a token dataset (text ids + dVAE image codes).')
@@ -32,8 +33,10 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
   .option('--fit <mode>', 'how images are made square: cover (centre crop), contain, fill', 'cover')
   .option('--records-per-shard <n>', 'records per shard file', parseIntOption('--records-per-shard', 1))
   .option('--mirror', 'augment: also encode each image mirrored left-right, with "left" and "right" swapped in its captions')
+  .option('--group-by <rule>', `also write each record's group (groups.json), for dalle-train --balance: ${GROUP_RULE_HELP}`)
   .action(async (opts: Options) => {
     if (!['cover', 'contain', 'fill'].includes(opts.fit)) throw new UsageError(`--fit must be cover, contain or fill, got "${opts.fit}"`);
+    const groupOf = opts.groupBy === undefined ? undefined : groupKeyFunction(opts.groupBy);
     await setupBackend(opts);
     const dvae = await loadDvae(opts.dvae);
     try {
@@ -47,12 +50,12 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
         tokenizerId: tok.identity,
       };
       if (opts.verbose) console.error(`token dataset: ${JSON.stringify(info)}`);
-      const writer = await TokenDatasetWriter.create(opts.out, info, { recordsPerShard: opts.recordsPerShard });
+      const writer = await TokenDatasetWriter.create(opts.out, info, { recordsPerShard: opts.recordsPerShard, groupBy: opts.groupBy });
       const source = openImageSource(opts.data, { imageSize: dvae.imageSize, limit: opts.limit, fit: opts.fit });
       const progress = new Progress({ total: opts.limit ?? 0, label: 'encode', unit: 'img' });
       let records = 0;
       let truncated = 0;
-      let pending: { image: Float32Array; captions: string[] }[] = [];
+      let pending: { image: Float32Array; captions: string[]; group?: string }[] = [];
       const flush = async () => {
         if (pending.length === 0) return;
         const x = batchTensor(pending.map((p) => p.image), dvae.imageSize);
@@ -65,7 +68,7 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
             for (const caption of item.captions) {
               const text = encodeText(tok, caption, opts.textSeqLen);
               if (text.truncated) truncated++;
-              await writer.add(text.ids, grid);
+              await writer.add(text.ids, grid, item.group);
               records++;
             }
           }
@@ -75,17 +78,23 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
         }
         pending = [];
       };
-      for await (const item of source) {
-        pending.push(item);
-        if (opts.mirror) pending.push({ image: mirrorImage(item.image, dvae.imageSize, dvae.imageSize), captions: item.captions.map(mirrorCaption) });
-        if (pending.length >= opts.batchSize) await flush();
+      try {
+        for await (const item of source) {
+          const group = groupOf?.(item.key);
+          pending.push({ image: item.image, captions: item.captions, group });
+          if (opts.mirror) pending.push({ image: mirrorImage(item.image, dvae.imageSize, dvae.imageSize), captions: item.captions.map(mirrorCaption), group });
+          if (pending.length >= opts.batchSize) await flush();
+        }
+        await flush();
+        if (records === 0) throw new UsageError(`${opts.data}: no usable images (${source.stats.skipped} skipped)`);
+      } catch (err) {
+        await writer.abort(); // nothing half-written is left beside --out
+        throw err;
       }
-      await flush();
-      if (records === 0) throw new UsageError(`${opts.data}: no usable images (${source.stats.skipped} skipped)`);
-      await writer.close();
+      const manifest = await writer.close();
       progress.finish();
       const skipped = source.stats.skipped ? `, ${source.stats.skipped} skipped (${JSON.stringify(source.stats.skippedReasons)})` : '';
-      console.log(`wrote ${opts.out}: ${records} records from ${source.stats.yielded} images${opts.mirror ? ' and their mirror images' : ''}${skipped}; ${truncated} captions truncated to ${opts.textSeqLen} tokens`);
+      console.log(`wrote ${opts.out}: ${records} records from ${source.stats.yielded} images${opts.mirror ? ' and their mirror images' : ''}${skipped}; ${truncated} captions truncated to ${opts.textSeqLen} tokens${manifest.groups ? `; ${manifest.groups.count} groups by ${manifest.groups.by}` : ''}`);
     } finally {
       dvae.dispose();
     }

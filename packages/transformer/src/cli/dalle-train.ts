@@ -36,6 +36,7 @@ interface Options extends CommonOptions {
   weightDecay?: number;
   clipNorm?: number;
   seed?: number;
+  balance?: boolean;
   checkpointEvery?: number;
   logEvery?: number;
   valEvery?: number;
@@ -71,6 +72,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
   .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', parseFloatOption('--weight-decay', 0, 1))
   .option('--clip-norm <x>', 'global gradient-norm clip, 0 = off (default 1)', parseFloatOption('--clip-norm', 0))
   .option('--seed <n>', 'seed of data order and caption dropout (default 0)', parseIntOption('--seed', 0))
+  .option('--balance', 'draw the record groups of the data (dvae-encode --group-by) evenly, not the records: rare concepts come up as often as ones drawn many times')
   .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)', parseIntOption('--checkpoint-every', 1))
   .option('--log-every <n>', 'steps between log.jsonl lines (default 10)', parseIntOption('--log-every', 1))
   .option('--val-every <n>', 'steps between validation passes, 0 = at the end only (default 1000)', parseIntOption('--val-every', 0))
@@ -100,6 +102,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
       weightDecay: opts.weightDecay,
       clipNorm: opts.clipNorm,
       seed: opts.seed,
+      balanceGroups: opts.balance,
       checkpointEvery: opts.checkpointEvery,
       logEvery: opts.logEvery,
       valEvery: opts.valEvery,
