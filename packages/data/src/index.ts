@@ -45,5 +45,5 @@ export {
   type TokenDataset,
 } from './token-dataset.ts';
 export { EpochSampler, GroupBalancedSampler, type SamplerState } from './epoch-sampler.ts';
-export { groupKeyFunction, GroupCollector, concatGroups, parseGroups, serializeGroups, GROUPS_FILE, GROUP_RULES, GROUP_RULE_HELP, type RecordGroups } from './record-groups.ts';
+export { groupKeyFunction, GroupCollector, concatGroups, parseGroups, serializeGroups, GROUPS_FILE, GROUP_RULE_HELP, type RecordGroups } from './record-groups.ts';
 export { mirrorCaption, mirrorImage } from './mirror.ts';

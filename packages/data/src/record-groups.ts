@@ -9,9 +9,6 @@ import { baseKey } from './emoji-split.ts';
 
 export const GROUPS_FILE = 'groups.json';
 
-/** The rules `--group-by` understands, besides a regular expression. */
-export const GROUP_RULES = ['image', 'folder', 'emoji'] as const;
-
 export const GROUP_RULE_HELP =
   'image (each source image and its captions), folder (the image\'s sub-folder, e.g. one class per folder), ' +
   'emoji (the emoji concept of <set>-<codepoints> keys, skin tones folded together), ' +
@@ -77,10 +74,6 @@ export class GroupCollector {
     this.ids.push(id);
   }
 
-  get size(): number {
-    return this.ids.length;
-  }
-
   result(): RecordGroups {
     return { by: this.by, names: [...this.names], ids: Uint32Array.from(this.ids) };
   }
@@ -102,16 +95,17 @@ export function parseGroups(text: string, file: string, count: number): RecordGr
   if (!g || typeof g !== 'object' || typeof g.by !== 'string' || !Array.isArray(g.names) || !Array.isArray(g.ids)) {
     throw new UsageError(`${file}: expected {"by": string, "names": [...], "ids": [...]}`);
   }
-  if (!g.names.every((n) => typeof n === 'string')) throw new UsageError(`${file}: names must be strings`);
+  const names = g.names;
+  if (!names.every((n) => typeof n === 'string')) throw new UsageError(`${file}: names must be strings`);
   if (g.ids.length !== count) throw new UsageError(`${file} has ${g.ids.length} ids but the dataset has ${count} records (re-run dvae-encode)`);
   const ids = new Uint32Array(count);
-  g.ids.forEach((v, r) => {
-    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= (g.names as string[]).length) {
-      throw new UsageError(`${file}: record ${r} has group id ${JSON.stringify(v)}, outside [0, ${(g.names as string[]).length})`);
+  g.ids.forEach((v: unknown, r) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= names.length) {
+      throw new UsageError(`${file}: record ${r} has group id ${JSON.stringify(v)}, outside [0, ${names.length})`);
     }
-    ids[r] = v as number;
+    ids[r] = v;
   });
-  return { by: g.by, names: g.names as string[], ids };
+  return { by: g.by, names: names as string[], ids };
 }
 
 /** Several datasets' groups as one index space: equal names (under one rule) are one group. */

@@ -98,12 +98,12 @@ export class TokenDatasetWriter {
     checkTokenDatasetInfo(info);
     const recordsPerShard = options.recordsPerShard ?? DEFAULT_RECORDS_PER_SHARD;
     if (!Number.isInteger(recordsPerShard) || recordsPerShard < 1) throw new UsageError(`recordsPerShard must be a positive integer, got ${recordsPerShard}`);
+    if (options.groupBy !== undefined && (typeof options.groupBy !== 'string' || options.groupBy === '')) throw new UsageError(`groupBy must be a non-empty string, got ${JSON.stringify(options.groupBy)}`);
     const abs = path.resolve(dir);
     await fsp.mkdir(path.dirname(abs), { recursive: true });
     const staging = path.join(path.dirname(abs), `.${path.basename(abs)}.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(staging);
     const copy = Object.fromEntries(INFO_FIELDS.map((k) => [k, info[k]])) as unknown as TokenDatasetInfo;
-    if (options.groupBy !== undefined && (typeof options.groupBy !== 'string' || options.groupBy === '')) throw new UsageError(`groupBy must be a non-empty string, got ${JSON.stringify(options.groupBy)}`);
     return new TokenDatasetWriter(abs, copy, staging, recordsPerShard, options.groupBy);
   }
 
@@ -155,8 +155,9 @@ export class TokenDatasetWriter {
     try {
       await this.flush();
       const manifest: TokenDatasetManifest = { formatVersion: TOKEN_DATASET_FORMAT_VERSION, ...this.info, count: this.count, shards: this.shards };
-      const groupsText = this.groups ? serializeGroups(this.groups.result()) : undefined;
-      if (this.groups && groupsText) {
+      let groupsText: string | undefined;
+      if (this.groups) {
+        groupsText = serializeGroups(this.groups.result());
         manifest.groups = { file: GROUPS_FILE, by: this.groups.by, count: this.groups.names.length, sha256: createHash('sha256').update(groupsText).digest('hex') };
       }
       await writeDirAtomic(this.dir, async (tmp) => {
