@@ -34,15 +34,18 @@ describe('transformer data-parallel training', function () {
     assert.deepEqual(Array.from(shards[2].inputIds), [16, 17, 18, 19]);
     assert.throws(() => splitBatch(batch, 6), (e: Error) => e instanceof UsageError && /cannot split a batch of 5 sequences into 6 shards/.test(e.message));
     assert.throws(() => splitBatch(batch, 0), /into 0 shards/);
+    assert.equal(shards[0].dropout, undefined);
+    const dropped = splitBatch({ ...batch, dropout: { rate: 0.1, seeds: Int32Array.from([1, 2, 3, 4, 5]) } }, 3);
+    assert.deepEqual(dropped.map((s) => [s.dropout!.rate, Array.from(s.dropout!.seeds)]), [[0.1, [1, 2]], [0.1, [3, 4]], [0.1, [5]]]);
   });
 
-  for (const [ways, batchSize] of [
-    [2, 4],
-    [3, 5],
+  for (const [ways, batchSize, dropout] of [
+    [2, 4, 0],
+    [3, 5, 0.2],
   ] as const) {
-    it(`${ways} ways on batches of ${batchSize}: the same losses and weights as one thread over 3 steps (caption dropout and 2 accumulated micro-batches included)`, async () => {
+    it(`${ways} ways on batches of ${batchSize}: the same losses and weights as one thread over 3 steps (caption dropout, dropout ${dropout} and 2 accumulated micro-batches included)`, async () => {
       const data = memoryDataset(tiny, 12, 4);
-      const config = resolveTrainConfig({ batchSize, gradAccumSteps: 2, warmupSteps: 0, learningRate: 1e-2, seed: 5 });
+      const config = resolveTrainConfig({ batchSize, gradAccumSteps: 2, warmupSteps: 0, learningRate: 1e-2, seed: 5, dropout });
       const single = createTransformer(tiny, 7);
       const parallel = createTransformer(tiny, 7);
       const a = new TransformerTrainer(single, data, config, createEpochOrder);

@@ -52,8 +52,11 @@ describe('transformer trainer', function () {
     assert.throws(() => resolveTrainConfig({ beta2: 1 }), /beta1 and beta2 must be below 1/);
     assert.throws(() => resolveTrainConfig({ balanceGroups: 'yes' as unknown as boolean }), /balanceGroups must be true or false, got "yes"/);
     // checkpoints saved before the field existed resume with the plain order
-    const { balanceGroups: _, ...old } = resolveTrainConfig({});
+    const { balanceGroups: _, dropout: __, ...old } = resolveTrainConfig({});
     assert.equal(resolveTrainConfig(old).balanceGroups, false);
+    assert.equal(resolveTrainConfig(old).dropout, 0);
+    assert.throws(() => resolveTrainConfig({ dropout: 1 }), /dropout must be below 1 \(it is the probability of zeroing an activation\), got 1/);
+    assert.throws(() => resolveTrainConfig({ dropout: -0.1 }), /dropout must be a number in \[0, 1\], got -0.1/);
     const data = memoryDataset(tiny, 2);
     checkDatasetFits(tiny, { dvaeId: 'dvae-test' }, data.manifest, 'd');
     assert.throws(() => checkDatasetFits(tiny, { dvaeId: 'other' }, data.manifest, 'd'), (e: Error) => e instanceof UsageError && /d: dataset dvaeId is "dvae-test" but the model expects "other"/.test(e.message));
@@ -92,10 +95,10 @@ describe('transformer trainer', function () {
     disposeTransformer(model);
   });
 
-  it('resuming from a checkpoint continues the same loss curve as an uninterrupted run', async () => {
+  it('resuming from a checkpoint continues the same loss curve as an uninterrupted run (caption dropout and dropout included)', async () => {
     const cfg = resolveTransformerConfig({ ...TRANSFORMER_PRESETS.tiny, captionDropout: 0.3 });
     const data = memoryDataset(cfg, 5, 4);
-    const config = resolveTrainConfig({ steps: 8, batchSize: 3, gradAccumSteps: 2, learningRate: 3e-3, warmupSteps: 3, checkpointEvery: 100, seed: 9, logEvery: 1 });
+    const config = resolveTrainConfig({ steps: 8, batchSize: 3, gradAccumSteps: 2, learningRate: 3e-3, warmupSteps: 3, checkpointEvery: 100, seed: 9, logEvery: 1, dropout: 0.2 });
     const full = createTransformer(cfg, 5);
     const a = await trainTransformer({ model: full, config, train: data, createOrder: createEpochOrder, runDir: path.join(dir, 'a') });
     assert.equal(a.reason, 'done');

@@ -5,6 +5,8 @@ import {
   MASKED_LOGIT,
   createTransformer,
   disposeTransformer,
+  dropoutMasks,
+  dropoutSites,
   forward,
   imageLogLikelihood,
   imageSeqLen,
@@ -154,6 +156,52 @@ describe('transformer', function () {
       assert.ok(data.every(Number.isFinite), `non-finite gradient for ${key}`);
       assert.ok(data.some((x) => x !== 0), `zero gradient for ${key}`);
     }
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+
+  it('dropoutMasks: values 0 or 1 / (1 - rate), the rate of zeros, mean 1, one stream per sequence', () => {
+    const seeds = Int32Array.from([3, -7, 3, 2 ** 31 - 1]);
+    const [S, C, sites] = [24, 16, dropoutSites(tiny.numLayers)];
+    assert.equal(sites, 1 + 2 * tiny.numLayers);
+    const masks = dropoutMasks({ rate: 0.3, seeds }, sites, S, C);
+    assert.equal(masks.length, sites);
+    const all = masks.flatMap((m) => Array.from(m));
+    assert.equal(all.length, sites * seeds.length * S * C);
+    const keep = Math.fround(1 / 0.7);
+    assert.ok(all.every((v) => v === 0 || v === keep), 'mask values must be 0 or 1 / (1 - rate)');
+    const zeros = all.filter((v) => v === 0).length / all.length;
+    assert.ok(Math.abs(zeros - 0.3) < 0.01, `zero fraction ${zeros}`); // n = ${all.length}: 5 standard errors
+    assert.ok(Math.abs(all.reduce((a, v) => a + v, 0) / all.length - 1) < 0.02);
+    const slice = (m: Float32Array, b: number) => Array.from(m.subarray(b * S * C, (b + 1) * S * C));
+    assert.deepEqual(slice(masks[1], 0), slice(masks[1], 2), 'equal seeds give equal masks');
+    assert.notDeepEqual(slice(masks[1], 0), slice(masks[1], 1));
+    assert.notDeepEqual(slice(masks[1], 0), slice(masks[2], 0), 'sites draw different masks');
+    assert.deepEqual(dropoutMasks({ rate: 0.3, seeds: seeds.slice(2, 3) }, sites, S, C)[1], masks[1].slice(2 * S * C, 3 * S * C), 'a sequence draws its masks alone as in a batch');
+    assert.ok(dropoutMasks({ rate: 0, seeds }, 1, S, C)[0].every((v) => v === 1));
+    assert.throws(() => dropoutMasks({ rate: 1, seeds }, 1, S, C), /dropout rate must be in \[0, 1\), got 1/);
+  });
+
+  it('training loss with dropout: rate 0 changes nothing; a batch loses what its sequences lose alone; gradients flow', () => {
+    const B = 3;
+    const { text, codes } = ids(tiny, B, 2);
+    const plain = modelBatch(transformerLayout(tiny), text, codes, B);
+    const seeds = Int32Array.from([11, 12, 13]);
+    const loss = (batch: ReturnType<typeof modelBatch>) => tf.tidy(() => transformerLoss(model.params, tiny, batch).loss.arraySync() as number);
+    const base = loss(plain);
+    assert.equal(loss({ ...plain, dropout: { rate: 0, seeds } }), base);
+    const dropped = loss({ ...plain, dropout: { rate: 0.5, seeds } });
+    assert.notEqual(dropped, base);
+    assert.equal(loss({ ...plain, dropout: { rate: 0.5, seeds } }), dropped, 'the same seeds drop the same activations');
+    assert.notEqual(loss({ ...plain, dropout: { rate: 0.5, seeds: Int32Array.from([11, 12, 14]) } }), dropped);
+    // every sequence has the same number of text and image targets, so the batch loss is the mean of the sequences' losses
+    const alone = [0, 1, 2].map((b) => {
+      const one = modelBatch(transformerLayout(tiny), text.subarray(b * tiny.textSeqLen, (b + 1) * tiny.textSeqLen), codes.subarray(b * imageSeqLen(tiny), (b + 1) * imageSeqLen(tiny)), 1);
+      return loss({ ...one, dropout: { rate: 0.5, seeds: seeds.slice(b, b + 1) } });
+    });
+    assert.ok(Math.abs(alone.reduce((a, v) => a + v, 0) / B - dropped) < 1e-5, `${alone} vs ${dropped}`);
+    assert.throws(() => loss({ ...plain, dropout: { rate: 0.5, seeds: seeds.slice(0, 2) } }), /dropout: expected 3 seeds \(one per sequence\), got 2/);
+    const { value, grads } = tf.variableGrads(() => transformerLoss(model.params, tiny, { ...plain, dropout: { rate: 0.5, seeds } }).loss, Object.values(model.params));
+    for (const [key, v] of Object.entries(model.params)) assert.ok(grads[v.name].dataSync().every(Number.isFinite), `non-finite gradient for ${key}`);
     tf.dispose([value, ...Object.values(grads)]);
   });
 

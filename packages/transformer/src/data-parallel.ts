@@ -52,7 +52,9 @@ export function splitBatch(batch: ModelBatch, count: number): ModelBatch[] {
   for (let s = 0; s < count; s++) {
     const size = Math.floor(B / count) + (s < B % count ? 1 : 0);
     const end = start + size;
-    shards.push({ batchSize: size, inputIds: batch.inputIds.slice(start * L, end * L), textTargets: batch.textTargets.slice(start * T, end * T), imageTargets: batch.imageTargets.slice(start * N, end * N) });
+    const shard: ModelBatch = { batchSize: size, inputIds: batch.inputIds.slice(start * L, end * L), textTargets: batch.textTargets.slice(start * T, end * T), imageTargets: batch.imageTargets.slice(start * N, end * N) };
+    if (batch.dropout) shard.dropout = { rate: batch.dropout.rate, seeds: batch.dropout.seeds.slice(start, end) };
+    shards.push(shard);
     start = end;
   }
   return shards;

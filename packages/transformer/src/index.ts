@@ -51,6 +51,7 @@ export { layerNorm, type LayerNormParams } from './layer-norm.ts';
 export { cacheTensors, cachedSelfAttention, causalSelfAttention, dense, type AttentionParams, type DenseParams, type KeyValue } from './attention.ts';
 export { gelu, mlp, type MlpParams } from './mlp.ts';
 export { transformerBlock, type BlockParams } from './block.ts';
+export { dropoutMasks, dropoutSites, type DropoutPlan } from './dropout.ts';
 export { crossEntropy, targetLogProbs } from './loss.ts';
 export { blockParams, countParams, disposeParams, INIT_STD, initTransformerParams, paramSpecs, reinitImageParams, type TransformerParamKey, type TransformerParams } from './params.ts';
 export {

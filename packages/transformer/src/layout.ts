@@ -2,6 +2,7 @@
 // knows the stream id offsets, the per-position text pad tokens and which ids each position may predict.
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '@dalle/core';
+import type { DropoutPlan } from './dropout.ts';
 
 /**
  * Stream ids (the model's single vocabulary) are laid out as
@@ -169,6 +170,8 @@ export interface ModelBatch {
   inputIds: Int32Array;
   textTargets: Int32Array;
   imageTargets: Int32Array;
+  /** Training-time residual dropout for these sequences (dropout.ts); absent: none. */
+  dropout?: DropoutPlan;
 }
 
 export function modelBatch(layout: TokenLayout, textIds: ArrayLike<number>, imageIds: ArrayLike<number>, batchSize: number): ModelBatch {

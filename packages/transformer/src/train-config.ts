@@ -23,7 +23,9 @@ export interface TrainConfig {
   epsilon: number;
   /** Gradients are scaled down when their global L2 norm exceeds this (0 = no clipping). */
   clipNorm: number;
-  /** Seed of the data order and caption dropout (the model's init seed is separate). */
+  /** Residual dropout rate on the embeddings and the blocks' attention and MLP outputs, in [0, 1). */
+  dropout: number;
+  /** Seed of the data order, caption dropout and dropout masks (the model's init seed is separate). */
   seed: number;
   /** Data order: sample the datasets' record groups (dvae-encode --group-by) evenly instead of the records. */
   balanceGroups: boolean;
@@ -49,6 +51,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   beta2: 0.95, // GPT-3 / DALL-E (0.96) choose < 0.999 for stability with large batches of tokens
   epsilon: 1e-8,
   clipNorm: 1.0, // the usual global-norm clip for transformers
+  dropout: 0, // DALL-E trains without; minGPT uses 0.1 on small data
   seed: 0,
   balanceGroups: false, // every record once per epoch, as the data has them
   checkpointEvery: 500, // a few minutes of work lost at most
@@ -91,6 +94,8 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   if (cfg.beta1 >= 1 || cfg.beta2 >= 1) throw new UsageError(`beta1 and beta2 must be below 1, got ${cfg.beta1} and ${cfg.beta2}`);
   checkNumber(cfg, 'epsilon', 0, 1, true);
   checkNumber(cfg, 'clipNorm', 0, Number.MAX_VALUE);
+  checkNumber(cfg, 'dropout', 0, 1);
+  if (cfg.dropout >= 1) throw new UsageError(`dropout must be below 1 (it is the probability of zeroing an activation), got ${cfg.dropout}`);
   checkInt(cfg, 'seed', 0);
   if (typeof cfg.balanceGroups !== 'boolean') throw new UsageError(`balanceGroups must be true or false, got ${JSON.stringify(cfg.balanceGroups)}`);
   checkInt(cfg, 'checkpointEvery', 1);

@@ -20,7 +20,7 @@ export interface TrainerState {
   step: number;
   /** Data order cursor. */
   order: OrderState;
-  /** Caption-dropout RNG. */
+  /** RNG of caption dropout and of the dropout masks' seeds. */
   rng: RngState;
 }
 
@@ -85,15 +85,17 @@ export class TransformerTrainer {
     return { step: this.steps, order: this.order.state(), rng: this.rng.state() };
   }
 
-  /** Next micro-batch from the data order, with caption dropout applied. */
-  private nextBatch() {
+  /** Next micro-batch from the data order, with caption dropout applied and, when training with dropout, a mask seed per sequence. */
+  private nextBatch(): ModelBatch {
     const cfg = this.model.config;
     const B = this.config.batchSize;
     const { text, codes } = this.source.batch(this.order.next(B));
     for (let b = 0; b < B; b++) {
       if (this.rng.next() < cfg.captionDropout) text.fill(cfg.textPadId, b * cfg.textSeqLen, (b + 1) * cfg.textSeqLen);
     }
-    return modelBatch(transformerLayout(cfg), text, codes, B);
+    const batch = modelBatch(transformerLayout(cfg), text, codes, B);
+    if (this.config.dropout > 0) batch.dropout = { rate: this.config.dropout, seeds: Int32Array.from({ length: B }, () => this.rng.nextUint32() | 0) };
+    return batch;
   }
 
   /** Lets trainStepAsync() split each micro-batch between this thread and these workers (undefined: none). */

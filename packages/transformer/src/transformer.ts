@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '@dalle/core';
 import { attentionMask } from './attention-mask.ts';
+import { dropoutMasks, dropoutSites, type DropoutPlan } from './dropout.ts';
 import type { KeyValue } from './attention.ts';
 import { transformerBlock } from './block.ts';
 import { imageSeqLen, sequenceLength, transformerLayout, type TransformerConfig } from './config.ts';
@@ -45,22 +46,26 @@ function positionTable(params: TransformerParams, cfg: TransformerConfig): tf.Te
 /**
  * Runs S input positions starting at position P through the blocks.
  * inputIds: int32 [B, S] input ids (see layout.ts modelBatch); caches: each block's keys and values of
- * positions 0..P-1 (undefined when P = 0). Returns the final-LayerNorm hidden states [B, S, C]
- * and every block's cache for positions 0..P+S-1.
+ * positions 0..P-1 (undefined when P = 0); dropout: training-time residual dropout (one seed per
+ * sequence, see dropout.ts; none when undefined or its rate is 0). Returns the final-LayerNorm
+ * hidden states [B, S, C] and every block's cache for positions 0..P+S-1.
  */
-export function hiddenStates(params: TransformerParams, cfg: TransformerConfig, inputIds: tf.Tensor2D, P = 0, caches?: KeyValue[]): { h: tf.Tensor3D; present: KeyValue[] } {
+export function hiddenStates(params: TransformerParams, cfg: TransformerConfig, inputIds: tf.Tensor2D, P = 0, caches?: KeyValue[], dropout?: DropoutPlan): { h: tf.Tensor3D; present: KeyValue[] } {
   const [B, S] = inputIds.shape; // batch, new positions
   const C = cfg.dModel;
   const L = sequenceLength(cfg);
   if (P + S > L) throw new UsageError(`positions ${P}..${P + S - 1} run past the sequence length ${L}`);
+  if (dropout && dropout.seeds.length !== B) throw new UsageError(`dropout: expected ${B} seeds (one per sequence), got ${dropout.seeds.length}`);
+  const drop = dropout && dropout.rate > 0 ? dropoutMasks(dropout, dropoutSites(cfg.numLayers), S, C).map((m) => tf.tensor3d(m, [B, S, C])) : undefined; // [B, S, C] each
   const tokens = tf.reshape(tf.gather(params['embed.tokens'], tf.reshape(inputIds, [B * S])), [B, S, C]); // [B, S, C]
   const pos = tf.slice(positionTable(params, cfg), [P, 0], [S, C]); // [S, C]
   let x = tf.add(tokens, pos) as tf.Tensor3D; // [B, S, C]
+  if (drop) x = tf.mul(x, drop[0]);
   const present: KeyValue[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     const fullMask = attentionMask(cfg, cfg.attentionPatterns[i]); // [L, L], built once
     const mask = P === 0 && S === L ? fullMask : tf.slice(fullMask, [P, 0], [S, P + S]); // [S, P+S]
-    const out = transformerBlock(x, blockParams(params, i), cfg.numHeads, mask, caches?.[i]);
+    const out = transformerBlock(x, blockParams(params, i), cfg.numHeads, mask, caches?.[i], drop && { attn: drop[1 + 2 * i], mlp: drop[2 + 2 * i] });
     x = out.y;
     present.push(out.present);
   }
@@ -133,11 +138,12 @@ export interface LossParts {
 /**
  * The training loss. Each head only scores the ids its positions may emit, which equals
  * cross-entropy under the masked logits of forward() (masked ids get probability 0) at a
- * fraction of the cost. Not tidied: callers run it under tf.variableGrads or tf.tidy.
+ * fraction of the cost. The batch's dropout plan, if any, applies. Not tidied: callers run it
+ * under tf.variableGrads or tf.tidy.
  */
 export function transformerLoss(params: TransformerParams, cfg: TransformerConfig, batch: ModelBatch): LossParts {
   const B = batch.batchSize;
-  const { h } = hiddenStates(params, cfg, tf.tensor2d(batch.inputIds, [B, sequenceLength(cfg)], 'int32'));
+  const { h } = hiddenStates(params, cfg, tf.tensor2d(batch.inputIds, [B, sequenceLength(cfg)], 'int32'), 0, undefined, batch.dropout);
   const parts = splitHidden(cfg, h);
   const text = crossEntropy(textHead(params, parts.text), tf.tensor1d(batch.textTargets, 'int32'));
   const image = crossEntropy(imageHead(params, parts.image), tf.tensor1d(batch.imageTargets, 'int32'));

@@ -35,6 +35,7 @@ interface Options extends CommonOptions {
   minLrFraction?: number;
   weightDecay?: number;
   clipNorm?: number;
+  dropout?: number;
   seed?: number;
   balance?: boolean;
   checkpointEvery?: number;
@@ -71,7 +72,8 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
   .option('--min-lr-fraction <x>', 'final learning rate as a fraction of the peak (default 0.1)', parseFloatOption('--min-lr-fraction', 0, 1))
   .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', parseFloatOption('--weight-decay', 0, 1))
   .option('--clip-norm <x>', 'global gradient-norm clip, 0 = off (default 1)', parseFloatOption('--clip-norm', 0))
-  .option('--seed <n>', 'seed of data order and caption dropout (default 0)', parseIntOption('--seed', 0))
+  .option('--dropout <p>', 'residual dropout on the embeddings and the attention and MLP outputs, against overfitting a small dataset; in [0, 1) (default 0)', parseFloatOption('--dropout', 0, 1))
+  .option('--seed <n>', 'seed of data order, caption dropout and dropout masks (default 0)', parseIntOption('--seed', 0))
   .option('--balance', 'draw the record groups of the data (dvae-encode --group-by) evenly, not the records: rare concepts come up as often as ones drawn many times')
   .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)', parseIntOption('--checkpoint-every', 1))
   .option('--log-every <n>', 'steps between log.jsonl lines (default 10)', parseIntOption('--log-every', 1))
@@ -101,6 +103,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
       minLearningRateFraction: opts.minLrFraction,
       weightDecay: opts.weightDecay,
       clipNorm: opts.clipNorm,
+      dropout: opts.dropout,
       seed: opts.seed,
       balanceGroups: opts.balance,
       checkpointEvery: opts.checkpointEvery,
