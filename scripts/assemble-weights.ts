@@ -3,12 +3,15 @@
 // (data and licences, configs, steps, wall time, metrics, sha256 per file). Writes atomically.
 // Usage: tsx scripts/assemble-weights.ts --run runs/default [--out weights] [--eval docs/eval/eval.json]
 //   [--transformer DIR] [--clip DIR]   parts from other exports than $RUN/export/<part> (e.g. a warm-started run)
+//   [--sampling '{"condScale": 2}']    sampler settings recommended for these weights (manifest "sampling"),
+//                                      which dalle-sample and dalle-eval use unless flags say otherwise
 // $RUN/history.json, when present, goes into the manifest as `training`: how each part was trained
 // (runs, steps, settings), which the parts' own info cannot tell for warm-started runs.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSafetensors, sha256File, writeDirAtomic, encodeSafetensors } from '@dalle/core';
+import { parseModelSampling } from '@dalle/sampler';
 
 const { values } = parseArgs({
   options: {
@@ -18,9 +21,19 @@ const { values } = parseArgs({
     data: { type: 'string', default: 'data/emoji' },
     transformer: { type: 'string' },
     clip: { type: 'string' },
+    sampling: { type: 'string' },
   },
 });
 const run = values.run!;
+let sampling: Record<string, number> | undefined;
+if (values.sampling !== undefined) {
+  try {
+    sampling = parseModelSampling(JSON.parse(values.sampling), '--sampling');
+  } catch (err) {
+    console.error(`assemble-weights: ${err instanceof SyntaxError ? `--sampling is not JSON: ${values.sampling}` : (err as Error).message}`);
+    process.exit(2);
+  }
+}
 const exportDir = path.join(run, 'export');
 const PARTS = ['tokenizer', 'dvae', 'transformer', 'clip'] as const;
 
@@ -121,6 +134,7 @@ await writeDirAtomic(values.out!, async (tmp) => {
       ],
     },
     parts,
+    sampling,
     training: history,
     stageWallSeconds: times,
     metrics: evalResults,

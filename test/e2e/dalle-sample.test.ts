@@ -4,7 +4,7 @@ import { imagesToTensor, loadImageRgb, encodePng } from '@dalle/core';
 import { loadDvae } from '@dalle/dvae';
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CLI } from '../helpers/timeouts.ts';
@@ -31,13 +31,24 @@ describe('e2e/dalle-sample', function () {
     const pixels = Float32Array.from({ length: s * s * 3 }, (_, i) => ((i * 7919) % 101) / 100);
     primeFile = path.join(root, 'prime.png');
     writeFileSync(primeFile, await encodePng(pixels, s, s));
+    // The same parts under a manifest that recommends sampling settings.
+    const tuned = path.join(root, 'tuned');
+    mkdirSync(tuned);
+    for (const part of ['tokenizer', 'dvae', 'transformer']) symlinkSync(path.join(weights.dir, part), path.join(tuned, part));
+    const manifest = JSON.parse(readFileSync(path.join(weights.dir, 'manifest.json'), 'utf8'));
+    writeFileSync(path.join(tuned, 'manifest.json'), JSON.stringify({ ...manifest, sampling: { condScale: 1.5, topK: 5 } }));
     const common = ['--weights', weights.dir, '--clip', 'none', '-n', '2', '--candidates', '2', '--batch-size', '1'];
+    const tunedArgs = ['a red heart', '--weights', tuned, '--clip', 'none', '-n', '2', '--candidates', '2', '--seed', '3'];
     const jobs: Record<string, () => Promise<CliRun>> = {
       a: () => runBin(BIN, ['a red heart', ...common, '--seed', '7', '--out', out('a'), '--json', '-v']),
       b: () => runBin(BIN, ['a red heart', ...common, '--seed', '7', '--out', out('b')]),
       prime: () => runBin(BIN, ['a red heart', ...common, '--prime', primeFile, '--prime-rows', '2', '--out', out('prime')]),
       // No --clip: the weights folder's own CLIP reranks.
       clip: () => runBin(BIN, ['a blue star', '--weights', weights.dir, '-n', '2', '--candidates', '3', '--batch-size', '3', '--cond-scale', '1', '--out', out('clip')]),
+      // The manifest's "sampling" as defaults, the same settings as flags, and a flag over them.
+      tuned: () => runBin(BIN, [...tunedArgs, '--out', out('tuned-out')]),
+      flags: () => runBin(BIN, ['a red heart', ...common, '--seed', '3', '--cond-scale', '1.5', '--top-k', '5', '--out', out('flags')]),
+      override: () => runBin(BIN, [...tunedArgs, '--cond-scale', '1', '--out', out('override')]),
       // A long prompt, and no --out: out/<slug> under the working folder.
       long: () => runBin(BIN, [LONG_PROMPT, ...common], { cwd: root }),
     };
@@ -82,6 +93,16 @@ describe('e2e/dalle-sample', function () {
     ok('a');
     ok('b');
     for (const f of ['01.png', '02.png', 'grid.png']) assert.ok(readFileSync(path.join(out('a'), f)).equals(readFileSync(path.join(out('b'), f))), f);
+  });
+
+  it('the weights\' manifest "sampling" sets the defaults; flags override them', () => {
+    const settings = (dir: string) => JSON.parse(readFileSync(path.join(out(dir), 'results.json'), 'utf8')).settings;
+    ok('tuned');
+    assert.deepEqual([settings('tuned-out').condScale, settings('tuned-out').topK], [1.5, 5]);
+    ok('flags');
+    for (const f of ['01.png', '02.png']) assert.ok(readFileSync(path.join(out('tuned-out'), f)).equals(readFileSync(path.join(out('flags'), f))), `${f}: as if given by flags`);
+    ok('override');
+    assert.deepEqual([settings('override').condScale, settings('override').topK], [1, 5]);
   });
 
   it('--prime keeps the first rows of the image codes exactly', async () => {

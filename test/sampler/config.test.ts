@@ -1,5 +1,5 @@
 // SamplerConfig: defaults, derived defaults and every validation message.
-import { resolveSamplerConfig, SAMPLER_DEFAULTS } from '@dalle/sampler';
+import { parseModelSampling, resolveSamplerConfig, SAMPLER_DEFAULTS } from '@dalle/sampler';
 import { UsageError } from '@dalle/core';
 import { strict as assert } from 'node:assert';
 
@@ -18,6 +18,33 @@ describe('sampler/config', () => {
   it('a lone --candidates or -n adjusts the other default instead of failing', () => {
     assert.deepEqual([resolveSamplerConfig({ numCandidates: 2 }).n, resolveSamplerConfig({ numCandidates: 2 }).numCandidates], [2, 2]);
     assert.equal(resolveSamplerConfig({ n: 100 }).numCandidates, 100);
+  });
+
+  it("a weights folder's recommendation fills what the caller left out, under the caller's own values", () => {
+    const model = { condScale: 2, topK: 20 };
+    const cfg = resolveSamplerConfig({}, { codebookSize: 32 }, model);
+    assert.deepEqual(cfg, { ...SAMPLER_DEFAULTS, condScale: 2, topK: 20 });
+    assert.equal(resolveSamplerConfig({ condScale: 1 }, undefined, model).condScale, 1, 'the caller wins');
+    assert.equal(resolveSamplerConfig({ condScale: undefined }, undefined, model).condScale, 2, 'undefined is "not given"');
+    assert.equal(resolveSamplerConfig({}, { codebookSize: 16 }, { condScale: 2 }).topK, 16, 'the default topK is still capped at K');
+    assert.throws(() => resolveSamplerConfig({}, { codebookSize: 16 }, model), /topK must be an integer in \[1, 16 \(the codebook size\)\], got 20/);
+    assert.equal(resolveSamplerConfig({}, undefined, { seed: 5 } as never).seed, SAMPLER_DEFAULTS.seed, 'only the model knobs are taken from weights');
+  });
+
+  it('parseModelSampling keeps a good "sampling" object and names the problem in a bad one', () => {
+    assert.deepEqual(parseModelSampling({ condScale: 2.5, topK: 32, topP: 0.9, temperature: 0.8 }, 'm'), { condScale: 2.5, topK: 32, topP: 0.9, temperature: 0.8 });
+    assert.deepEqual(parseModelSampling({}, 'm'), {});
+    const cases: [unknown, RegExp][] = [
+      [[2], /^w\/manifest.json "sampling": expected an object such as \{"condScale": 2\}$/],
+      [null, /expected an object/],
+      [{ seed: 1 }, /^w\/manifest.json "sampling": unknown setting "seed" \(a weights folder may set topK, topP, temperature, condScale\)$/],
+      [{ condScale: '2' }, /^w\/manifest.json "sampling": condScale must be a number, got "2"$/],
+      [{ topP: 0 }, /^w\/manifest.json "sampling": topP must be in \(0, 1\], got 0$/],
+      [{ topK: 0 }, /topK must be an integer/],
+    ];
+    for (const [value, re] of cases) {
+      assert.throws(() => parseModelSampling(value, 'w/manifest.json "sampling"'), (e: Error) => e instanceof UsageError && re.test(e.message), re.source);
+    }
   });
 
   const bad: [string, Parameters<typeof resolveSamplerConfig>[0], RegExp][] = [

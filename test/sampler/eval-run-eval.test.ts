@@ -8,7 +8,7 @@ import { loadTransformer, disposeTransformer } from '@dalle/transformer';
 import { evaluateModel, readHeldOut, type EvalPhase } from '@dalle/sampler';
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { expectNoLeak } from '../helpers/memory.ts';
@@ -100,5 +100,20 @@ describe('sampler/eval evaluateModel', function () {
     assert.deepEqual(second.report.transformer, first.report.transformer);
     assert.deepEqual(second.sheetPng, first.sheetPng);
     assert.equal(first.report.sheet!.numCandidates, 3);
+  });
+
+  it('samples with the weights\' recommended settings (manifest "sampling") unless told otherwise', async () => {
+    const tuned = path.join(root, 'tuned');
+    mkdirSync(tuned);
+    for (const part of ['tokenizer', 'dvae', 'transformer']) symlinkSync(path.join(weights.dir, part), path.join(tuned, part));
+    const manifest = JSON.parse(readFileSync(path.join(weights.dir, 'manifest.json'), 'utf8'));
+    writeFileSync(path.join(tuned, 'manifest.json'), JSON.stringify({ ...manifest, sampling: { condScale: 1.5, topK: 4 } }));
+    const opts = { images, skip: ['dvae', 'transformer', 'clip', 'generation'] as EvalPhase[], perPrompt: 1, sheetCandidates: 1, sheetPrompts: ['a cat'] };
+    const r = await evaluateModel({ ...opts, weights: tuned });
+    assert.deepEqual([r.report.settings.condScale, r.report.settings.topK], [1.5, 4]);
+    const byHand = await evaluateModel({ ...opts, weights: weights.dir, condScale: 1.5, topK: 4 });
+    assert.deepEqual(r.sheetPng, byHand.sheetPng);
+    const over = await evaluateModel({ ...opts, weights: tuned, condScale: 1 });
+    assert.equal(over.report.settings.condScale, 1);
   });
 });

@@ -84,6 +84,21 @@ describe('sampler/generate', function () {
     await assert.rejects(generate('x', { pipeline, topK: K + 1 }), /topK must be an integer in \[1, 8/);
   });
 
+  it("the pipeline's recommended sampling applies unless an option overrides it", async () => {
+    const parts = { prior, imageTokenizer: greyTokenizer(G, K), promptEncoder: words, reranker: brightnessReranker() };
+    const tuned = pipelineFromParts({ ...parts, sampling: { condScale: 2.5, topK: 3 } });
+    const opts = { n: 2, numCandidates: 4, seed: 8 };
+    const r = await generate('a red heart', { pipeline: tuned, ...opts });
+    assert.equal(r.config.condScale, 2.5);
+    assert.equal(r.config.topK, 3);
+    const explicit = await generate('a red heart', { pipeline, ...opts, condScale: 2.5, topK: 3 });
+    assert.deepEqual(r.candidates, explicit.candidates, 'same candidates as passing the settings by hand');
+    const plain = await generate('a red heart', { pipeline, ...opts });
+    assert.notDeepEqual(r.candidates, plain.candidates, 'and not those of the plain defaults');
+    const over = await generate('a red heart', { pipeline: tuned, ...opts, condScale: 1 });
+    assert.deepEqual([over.config.condScale, over.config.topK], [1, 3]);
+  });
+
   it('progress counts every image token', async () => {
     let last = [0, 0];
     await generate('a tree', { pipeline, n: 2, numCandidates: 5, batchSize: 2, onProgress: (d, t) => (last = [d, t]) });

@@ -50,6 +50,10 @@ describe('sampler/weights-folder', () => {
       await assert.rejects(readWeightsManifest(dir), /has no transformer\/ part/);
       mkdirSync(path.join(dir, 'transformer'));
       assert.equal((await readWeightsManifest(dir)).name, 'x');
+      writeFileSync(path.join(dir, 'manifest.json'), '{"name": "x", "sampling": {"condScale": 2}}');
+      assert.deepEqual((await readWeightsManifest(dir)).sampling, { condScale: 2 });
+      writeFileSync(path.join(dir, 'manifest.json'), '{"name": "x", "sampling": {"condScale": 2, "cfg": 3}}');
+      await assert.rejects(readWeightsManifest(dir), (e: Error) => e instanceof UsageError && e.message.startsWith(`${path.join(dir, 'manifest.json')} "sampling": unknown setting "cfg"`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

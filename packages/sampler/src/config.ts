@@ -35,6 +35,36 @@ export const SAMPLER_DEFAULTS: Readonly<SamplerConfig> = Object.freeze({
   seed: 0, // deterministic by default: reruns give identical images
 });
 
+/**
+ * The settings a weights folder may recommend for its own model (manifest.json "sampling"):
+ * the knobs that shape the sampled distribution, whose best values depend on how the model was
+ * trained (e.g. a guidance scale). They sit between SAMPLER_DEFAULTS and the caller's options.
+ */
+export const MODEL_SAMPLING_KEYS = ['topK', 'topP', 'temperature', 'condScale'] as const;
+export type ModelSampling = Partial<Pick<SamplerConfig, (typeof MODEL_SAMPLING_KEYS)[number]>>;
+
+/**
+ * Checks a manifest's "sampling" object: only MODEL_SAMPLING_KEYS, each a number in its range.
+ * `where` names the source in errors (e.g. "weights/manifest.json \"sampling\"").
+ */
+export function parseModelSampling(value: unknown, where: string): ModelSampling {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${where}: expected an object such as {"condScale": 2}`);
+  const out: ModelSampling = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!(MODEL_SAMPLING_KEYS as readonly string[]).includes(key)) {
+      throw new UsageError(`${where}: unknown setting "${key}" (a weights folder may set ${MODEL_SAMPLING_KEYS.join(', ')})`);
+    }
+    if (typeof v !== 'number') throw new UsageError(`${where}: ${key} must be a number, got ${JSON.stringify(v)}`);
+    out[key as keyof ModelSampling] = v;
+  }
+  try {
+    resolveSamplerConfig(out);
+  } catch (err) {
+    throw new UsageError(`${where}: ${(err as Error).message}`);
+  }
+  return out;
+}
+
 /** Facts about the loaded model that bound some settings. */
 export interface SamplerLimits {
   /** Image codebook size K (upper bound of topK). */
@@ -47,16 +77,18 @@ function isInt(v: number): boolean {
 
 /**
  * Copies `partial`, fills defaults and checks every range; throws UsageError naming the field,
- * the expected range and the value that arrived. Without an explicit topK the default is
- * capped at the codebook size (a tiny model may have fewer than 64 codes); an explicit topK
- * outside [1, K] is an error.
+ * the expected range and the value that arrived. A field left undefined takes the model's
+ * recommendation (`model`, from its weights folder) if there is one, else SAMPLER_DEFAULTS.
+ * Without any explicit topK the default is capped at the codebook size (a tiny model may have
+ * fewer than 64 codes); an explicit topK outside [1, K] is an error.
  */
-export function resolveSamplerConfig(partial: Partial<SamplerConfig> = {}, limits?: SamplerLimits): SamplerConfig {
+export function resolveSamplerConfig(partial: Partial<SamplerConfig> = {}, limits?: SamplerLimits, model: ModelSampling = {}): SamplerConfig {
   // Only the config's own fields (callers may pass a larger options object); undefined means default.
-  const keys = Object.keys(SAMPLER_DEFAULTS) as (keyof SamplerConfig)[];
-  const defined = Object.fromEntries(keys.filter((k) => partial[k] !== undefined).map((k) => [k, partial[k]])) as Partial<SamplerConfig>;
-  const cfg: SamplerConfig = { ...SAMPLER_DEFAULTS, ...defined };
-  if (defined.topK === undefined && limits) cfg.topK = Math.min(SAMPLER_DEFAULTS.topK, limits.codebookSize);
+  const pick = <T extends object>(o: T, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o[k as keyof T] !== undefined).map((k) => [k, o[k as keyof T]]));
+  const defined = pick(partial, Object.keys(SAMPLER_DEFAULTS)) as Partial<SamplerConfig>;
+  const recommended = pick(model, MODEL_SAMPLING_KEYS) as ModelSampling;
+  const cfg: SamplerConfig = { ...SAMPLER_DEFAULTS, ...recommended, ...defined };
+  if (defined.topK === undefined && recommended.topK === undefined && limits) cfg.topK = Math.min(SAMPLER_DEFAULTS.topK, limits.codebookSize);
   // n defaults to min(8, numCandidates) when only the candidates were lowered, and the
   // candidate pool grows to n when only n was raised: a lone flag never contradicts a default.
   if (defined.n === undefined && defined.numCandidates !== undefined) cfg.n = Math.min(SAMPLER_DEFAULTS.n, cfg.numCandidates);

@@ -3,7 +3,7 @@
 // time spent in each phase. The pipeline (models) can be loaded once and reused across prompts.
 import { encodePng, loadImageRgb, UsageError } from '@dalle/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { candidateSeed, resolveSamplerConfig, type SamplerConfig } from './config.ts';
+import { candidateSeed, resolveSamplerConfig, type ModelSampling, type SamplerConfig } from './config.ts';
 import { rankCandidates, scoreImages } from './rerank.ts';
 import { sampleImageBatch } from './sample.ts';
 import type { ImagePrior, ImageTokenizer, PromptEncoder, Reranker } from './types.ts';
@@ -21,6 +21,8 @@ export interface Pipeline {
   readonly rerankerName: string;
   /** Milliseconds spent loading. */
   readonly loadMs: number;
+  /** Sampler settings the weights recommend for this model (manifest.json "sampling"); options override them. */
+  readonly sampling?: ModelSampling;
   dispose(): Promise<void>;
 }
 
@@ -159,7 +161,7 @@ export async function generate(prompt: string, options: GenerateOptions = {}): P
 }
 
 async function generateWith(p: Pipeline, prompt: string, options: GenerateOptions): Promise<GenerateResult> {
-  const cfg = resolveSamplerConfig(options, { codebookSize: p.prior.codebookSize });
+  const cfg = resolveSamplerConfig(options, { codebookSize: p.prior.codebookSize }, p.sampling);
   const timings: PhaseTimings = { loadMs: p.loadMs, primeMs: 0, sampleMs: 0, decodeMs: 0, rerankMs: 0, pngMs: 0 };
   const tok = p.imageTokenizer;
   const S = p.prior.imageSeqLen;
@@ -241,7 +243,7 @@ async function generateWith(p: Pipeline, prompt: string, options: GenerateOption
 }
 
 /** A pipeline from parts already in memory (tests, custom models); dispose() frees nothing it did not make. */
-export function pipelineFromParts(parts: { prior: ImagePrior; imageTokenizer: ImageTokenizer; promptEncoder: PromptEncoder; reranker?: Reranker | null; rerankerName?: string; source?: string }): Pipeline {
+export function pipelineFromParts(parts: { prior: ImagePrior; imageTokenizer: ImageTokenizer; promptEncoder: PromptEncoder; reranker?: Reranker | null; rerankerName?: string; source?: string; sampling?: ModelSampling }): Pipeline {
   return {
     source: parts.source ?? '(in-memory parts)',
     prior: parts.prior,
@@ -250,6 +252,7 @@ export function pipelineFromParts(parts: { prior: ImagePrior; imageTokenizer: Im
     reranker: parts.reranker ?? null,
     rerankerName: parts.reranker ? (parts.rerankerName ?? 'custom') : 'none',
     loadMs: 0,
+    sampling: parts.sampling,
     async dispose() {},
   };
 }

@@ -1,5 +1,16 @@
 // @dalle/sampler: public API (explicit named exports only).
-export { SAMPLER_DEFAULTS, MAX_IMAGES, resolveSamplerConfig, isGuided, candidateSeed, type SamplerConfig, type SamplerLimits } from './config.ts';
+export {
+  SAMPLER_DEFAULTS,
+  MAX_IMAGES,
+  MODEL_SAMPLING_KEYS,
+  resolveSamplerConfig,
+  parseModelSampling,
+  isGuided,
+  candidateSeed,
+  type SamplerConfig,
+  type SamplerLimits,
+  type ModelSampling,
+} from './config.ts';
 export {
   guideLogits,
   applyTemperature,

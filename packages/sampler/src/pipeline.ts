@@ -64,6 +64,7 @@ export async function loadPipeline(weightsDir: string = DEFAULT_WEIGHTS_DIR, opt
       reranker,
       rerankerName: name,
       loadMs: performance.now() - t0,
+      sampling: manifest.sampling,
       async dispose() {
         disposeTransformer(loaded);
         loadedDvae.dispose();

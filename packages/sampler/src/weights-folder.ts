@@ -5,6 +5,7 @@ import { UsageError } from '@dalle/core';
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseModelSampling, type ModelSampling } from './config.ts';
 
 /** The repository's weights/ folder (packages/sampler/src -> ../../../weights). */
 export const DEFAULT_WEIGHTS_DIR = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../weights');
@@ -22,6 +23,8 @@ export interface WeightsManifest {
   codebookSize?: number;
   imageSize?: number;
   tokenizerId?: string;
+  /** Sampler settings recommended for this model (checked by readWeightsManifest); flags override them. */
+  sampling?: ModelSampling;
   [key: string]: unknown;
 }
 
@@ -58,6 +61,7 @@ export async function readWeightsManifest(dir: string): Promise<WeightsManifest>
     throw new UsageError(code === 'ENOENT' ? `${dir} is not a weights folder: no ${MANIFEST_FILE}` : `${file} is not valid JSON`);
   }
   if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new UsageError(`${file}: expected a JSON object`);
+  if (manifest.sampling !== undefined) manifest.sampling = parseModelSampling(manifest.sampling, `${file} "sampling"`);
   for (const part of [PART_DIRS.tokenizer, PART_DIRS.dvae, PART_DIRS.transformer]) {
     const p = path.join(dir, part);
     if (!existsSync(p) || !statSync(p).isDirectory()) throw new UsageError(`weights folder ${dir} has no ${part}/ part`);

@@ -4,7 +4,7 @@
 import { createCommand, parseFloatOption, parseIntOption, Progress, runCli, setupBackend } from '@dalle/core';
 import { InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
-import { MAX_IMAGES } from '../config.ts';
+import { MAX_IMAGES, SAMPLER_DEFAULTS } from '../config.ts';
 import { DEFAULT_SHEET_PROMPTS, EVAL_DEFAULTS, EVAL_PHASES, parseSkip, type EvalPhase } from '../eval/eval-config.ts';
 import { checkEvalOutFolder } from '../eval/report.ts';
 import { checkEvalInputs, DEFAULT_HELD_OUT } from '../eval/eval-inputs.ts';
@@ -45,8 +45,8 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
   .option('--per-prompt <count>', `contact-sheet images per prompt (default ${D.perPrompt})`, parseIntOption('--per-prompt', 1, MAX_IMAGES))
   .option('--sheet-candidates <count>', `images sampled per contact-sheet prompt, the best --per-prompt shown (default ${D.sheetCandidates}, as dalle-sample)`, parseIntOption('--sheet-candidates', 1, MAX_IMAGES))
   .option('--sheet-prompt <text>', `a contact-sheet prompt, repeatable (default: ${DEFAULT_SHEET_PROMPTS.map((p) => JSON.stringify(p)).join(', ')})`, collect)
-  .option('--top-k <k>', 'sample among the k most likely codes, 1..K (default min(64, K))', parseIntOption('--top-k', 1))
-  .option('--cond-scale <s>', `classifier-free guidance scale; 1 turns it off (default ${D.condScale})`, parseFloatOption('--cond-scale'))
+  .option('--top-k <k>', `sample among the k most likely codes, 1..K (default: as dalle-sample, the weights' manifest.json "sampling", else min(${SAMPLER_DEFAULTS.topK}, K))`, parseIntOption('--top-k', 1))
+  .option('--cond-scale <s>', `classifier-free guidance scale; 1 turns it off (default: as dalle-sample, the weights' manifest.json "sampling", else ${SAMPLER_DEFAULTS.condScale})`, parseFloatOption('--cond-scale'))
   .option('--seed <seed>', `sampling seed (default ${D.seed})`, parseIntOption('--seed', 0, 0xffffffff))
   .option('--batch-size <b>', `candidates sampled together (default ${D.batchSize})`, parseIntOption('--batch-size', 1, MAX_IMAGES))
   .option('--skip <phases>', `comma list of phases to skip: ${EVAL_PHASES.join(',')}`, parseSkipOption)
@@ -76,7 +76,7 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
     const log = (line: string) => console.error(line);
     const [{ evaluateModel }, { writeEvalFolder, evalMarkdown }] = await Promise.all([import('../eval/run-eval.ts'), import('../eval/report.ts')]);
     await setupBackend(opts);
-    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=${cfg.topK ?? 'default'} condScale=${cfg.condScale} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
+    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=${cfg.topK ?? 'default'} condScale=${cfg.condScale ?? 'default'} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
     const result = await evaluateModel({
       ...options,
       progress: (label, total, unit) => new Progress({ total, label, unit }),

@@ -28,14 +28,16 @@ interface SampleOptions {
 }
 
 const D = SAMPLER_DEFAULTS;
+/** Where --top-k, --top-p, --temperature and --cond-scale look first when not given. */
+const W = 'the weights\' manifest.json "sampling"';
 const program = createCommand('dalle-sample', 'Generate images for a text prompt, reranked by CLIP, best first')
   .argument('<prompt>', 'what to draw, e.g. "a red heart with a smile"')
   .option('-n, --images <count>', `images to keep (n, default ${D.n})`, parseIntOption('-n', 1, MAX_IMAGES))
   .option('--candidates <count>', `images to sample and rerank (numCandidates, default ${D.numCandidates})`, parseIntOption('--candidates', 1, MAX_IMAGES))
-  .option('--top-k <k>', `sample among the k most likely codes, 1..K (default min(${D.topK}, K))`, parseIntOption('--top-k', 1))
-  .option('--top-p <p>', `nucleus sampling mass in (0, 1] (default ${D.topP})`, parseFloatOption('--top-p', 0, 1, { minExclusive: true }))
-  .option('--temperature <t>', `divides the logits, > 0 (default ${D.temperature})`, parseFloatOption('--temperature', 0, Infinity, { minExclusive: true }))
-  .option('--cond-scale <s>', `classifier-free guidance scale; 1 turns it off (default ${D.condScale})`, parseFloatOption('--cond-scale'))
+  .option('--top-k <k>', `sample among the k most likely codes, 1..K (default ${W}, else min(${D.topK}, K))`, parseIntOption('--top-k', 1))
+  .option('--top-p <p>', `nucleus sampling mass in (0, 1] (default ${W}, else ${D.topP})`, parseFloatOption('--top-p', 0, 1, { minExclusive: true }))
+  .option('--temperature <t>', `divides the logits, > 0 (default ${W}, else ${D.temperature})`, parseFloatOption('--temperature', 0, Infinity, { minExclusive: true }))
+  .option('--cond-scale <s>', `classifier-free guidance scale; 1 turns it off (default ${W}, else ${D.condScale})`, parseFloatOption('--cond-scale'))
   .option('--seed <seed>', `base seed; image i of the candidates uses seed + i (default ${D.seed})`, parseIntOption('--seed', 0, 0xffffffff))
   .option('--batch-size <b>', `candidates sampled together (default ${D.batchSize})`, parseIntOption('--batch-size', 1, MAX_IMAGES))
   .option('--out <dir>', 'output folder (default out/<slug-of-prompt>)')
@@ -72,10 +74,10 @@ const program = createCommand('dalle-sample', 'Generate images for a text prompt
     await setupBackend(opts);
     const pipeline = await loadPipeline(weights, { clip: opts.clip, allowRemote: opts.allowRemote });
     try {
-      const cfg = resolveSamplerConfig(partial, { codebookSize: pipeline.prior.codebookSize });
+      const cfg = resolveSamplerConfig(partial, { codebookSize: pipeline.prior.codebookSize }, pipeline.sampling);
       if (opts.prime !== undefined) resolvePrimeRows(opts.primeRows, pipeline.imageTokenizer.gridSize);
       log(`dalle-sample: ${JSON.stringify(prompt)} n=${cfg.n} candidates=${cfg.numCandidates} topK=${cfg.topK} topP=${cfg.topP} temperature=${cfg.temperature} condScale=${cfg.condScale} seed=${cfg.seed} batchSize=${cfg.batchSize} reranker=${pipeline.rerankerName}`);
-      if (opts.verbose) log(`weights ${pipeline.source} (loaded in ${formatDuration(pipeline.loadMs / 1000)})`);
+      if (opts.verbose) log(`weights ${pipeline.source} (loaded in ${formatDuration(pipeline.loadMs / 1000)}), recommended sampling ${JSON.stringify(pipeline.sampling ?? {})}`);
       const total = cfg.numCandidates * pipeline.prior.imageSeqLen;
       const progress = new Progress({ total, label: 'sampling', unit: 'tok' });
       let ticked = 0; // generate reports absolute counts, Progress.tick takes increments

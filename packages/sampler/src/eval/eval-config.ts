@@ -34,9 +34,9 @@ export interface EvalConfig {
   perPrompt: number;
   /** Candidates sampled per sheet prompt, the best perPrompt shown (dalle-sample's default pool). */
   sheetCandidates: number;
-  /** Sampler settings shared by generation and the sheet. */
+  /** Sampler settings shared by generation and the sheet; undefined: what dalle-sample would use. */
   topK: number | undefined;
-  condScale: number;
+  condScale: number | undefined;
   seed: number;
   /** Candidates sampled together (SamplerConfig.batchSize). */
   batchSize: number;
@@ -56,8 +56,8 @@ export const EVAL_DEFAULTS: Readonly<Omit<EvalConfig, 'sheetPrompts' | 'skip'>> 
   numCandidates: 8, // a small rerank pool: 100 prompts x 8 candidates stays affordable on a CPU
   perPrompt: 4, // one row of 4 per prompt: an 8 x 4 sheet
   sheetCandidates: SAMPLER_DEFAULTS.numCandidates, // the sheet shows what dalle-sample gives: the best of its default pool
-  topK: undefined, // the sampler's default (min(64, K))
-  condScale: SAMPLER_DEFAULTS.condScale, // what dalle-sample users get
+  topK: undefined, // what dalle-sample users get: the weights' recommendation, else min(64, K)
+  condScale: undefined, // likewise: the weights' recommendation, else the sampler's default
   seed: SAMPLER_DEFAULTS.seed, // reproducible by default
   batchSize: SAMPLER_DEFAULTS.batchSize,
   evalBatchSize: 16, // loss passes: big enough to amortise a forward, small enough for any model here
@@ -90,7 +90,7 @@ export function resolveEvalConfig(partial: Partial<EvalConfig> = {}): EvalConfig
   count('batchSize', cfg.batchSize);
   count('evalBatchSize', cfg.evalBatchSize);
   if (cfg.topK !== undefined) count('topK', cfg.topK, Number.MAX_SAFE_INTEGER);
-  if (!Number.isFinite(cfg.condScale)) throw new UsageError(`condScale must be a finite number, got ${cfg.condScale}`);
+  if (cfg.condScale !== undefined && !Number.isFinite(cfg.condScale)) throw new UsageError(`condScale must be a finite number, got ${cfg.condScale}`);
   for (const [name, v] of [['seed', cfg.seed], ['shuffleSeed', cfg.shuffleSeed]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new UsageError(`${name} must be an integer in [0, ${0xffffffff}], got ${v}`);
   }

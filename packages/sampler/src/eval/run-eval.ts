@@ -128,7 +128,7 @@ export async function evaluateModel(options: EvaluateModelOptions = {}): Promise
     timingsMs.load = Math.round(performance.now() - tLoad);
     const p = pipeline;
     const tok = p.imageTokenizer;
-    const sc = resolveSamplerConfig({ n: 1, numCandidates: cfg.numCandidates, topK: cfg.topK, condScale: cfg.condScale, seed: cfg.seed, batchSize: cfg.batchSize }, { codebookSize: p.prior.codebookSize });
+    const sc = resolveSamplerConfig({ n: 1, numCandidates: cfg.numCandidates, topK: cfg.topK, condScale: cfg.condScale, seed: cfg.seed, batchSize: cfg.batchSize }, { codebookSize: p.prior.codebookSize }, p.sampling);
     const sampler: SamplerSettings = { topK: sc.topK, condScale: sc.condScale, seed: sc.seed, batchSize: sc.batchSize };
 
     let heldOut: HeldOutImages | null = null;
