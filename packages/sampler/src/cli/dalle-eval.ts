@@ -71,12 +71,12 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
       skip: opts.skip,
     };
     // Bad flags, files and folders fail here, before the model packages load.
-    const { cfg, weights } = await checkEvalInputs(options);
+    const { cfg, weights, manifest } = await checkEvalInputs(options);
     await checkEvalOutFolder(opts.out);
     const log = (line: string) => console.error(line);
     const [{ evaluateModel }, { writeEvalFolder, evalMarkdown }] = await Promise.all([import('../eval/run-eval.ts'), import('../eval/report.ts')]);
     await setupBackend(opts);
-    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=${cfg.topK ?? 'default'} condScale=${cfg.condScale ?? 'default'} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
+    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=${cfg.topK ?? manifest.sampling?.topK ?? 'default'} condScale=${cfg.condScale ?? manifest.sampling?.condScale ?? SAMPLER_DEFAULTS.condScale} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
     const result = await evaluateModel({
       ...options,
       progress: (label, total, unit) => new Progress({ total, label, unit }),
