@@ -75,6 +75,12 @@ function isInt(v: number): boolean {
   return Number.isInteger(v);
 }
 
+/** The fields of `o` named in `keys` whose values are not undefined. */
+function definedFields(o: object, keys: readonly string[]): Record<string, unknown> {
+  const rec = o as Record<string, unknown>;
+  return Object.fromEntries(keys.filter((k) => rec[k] !== undefined).map((k) => [k, rec[k]]));
+}
+
 /**
  * Copies `partial`, fills defaults and checks every range; throws UsageError naming the field,
  * the expected range and the value that arrived. A field left undefined takes the model's
@@ -84,9 +90,8 @@ function isInt(v: number): boolean {
  */
 export function resolveSamplerConfig(partial: Partial<SamplerConfig> = {}, limits?: SamplerLimits, model: ModelSampling = {}): SamplerConfig {
   // Only the config's own fields (callers may pass a larger options object); undefined means default.
-  const pick = <T extends object>(o: T, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o[k as keyof T] !== undefined).map((k) => [k, o[k as keyof T]]));
-  const defined = pick(partial, Object.keys(SAMPLER_DEFAULTS)) as Partial<SamplerConfig>;
-  const recommended = pick(model, MODEL_SAMPLING_KEYS) as ModelSampling;
+  const defined = definedFields(partial, Object.keys(SAMPLER_DEFAULTS)) as Partial<SamplerConfig>;
+  const recommended = definedFields(model, MODEL_SAMPLING_KEYS) as ModelSampling;
   const cfg: SamplerConfig = { ...SAMPLER_DEFAULTS, ...recommended, ...defined };
   if (defined.topK === undefined && recommended.topK === undefined && limits) cfg.topK = Math.min(SAMPLER_DEFAULTS.topK, limits.codebookSize);
   // n defaults to min(8, numCandidates) when only the candidates were lowered, and the
