@@ -38,6 +38,16 @@ describe('clip training run', function () {
     ...over,
   });
 
+  it('an abort from a timer (as the Ctrl-C handler runs) stops the run within a step', async () => {
+    const controller = new AbortController();
+    const onStep = (s: number) => {
+      if (s === 1) setTimeout(() => controller.abort(), 0); // no log or checkpoint writes: nothing else turns the event loop
+    };
+    const r = await trainClipRun(options(path.join(root, 'timer'), { steps: 30, logEvery: 1000, checkpointEvery: 1000, signal: controller.signal, onStep }));
+    assert.equal(r.stopped, true);
+    assert.ok(r.step <= 3, `stopped at step ${r.step} of 30`);
+  });
+
   it('stopping at step 4 and resuming gives exactly the weights of an uninterrupted run', async () => {
     const before = tf.memory().numTensors;
     const straight = await trainClipRun(options(path.join(root, 'a')));

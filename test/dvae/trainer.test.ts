@@ -45,6 +45,22 @@ describe('trainDvae', function () {
 
   const train: Partial<DvaeTrainConfig> = { steps: 6, batchSize: 3, lr: 3e-3, warmupSteps: 2, klWeight: 1, klWarmupFraction: 0.5, temperatureAnnealFraction: 0.5, checkpointEvery: 2, valEvery: 0, logEvery: 1, seed: 9 };
 
+  it('an abort from a timer (as the Ctrl-C handler runs) stops the run within a step', async () => {
+    const controller = new AbortController();
+    const r = await trainDvae({
+      images: syntheticImages(3, 16, 3),
+      config: DVAE_PRESETS.tiny,
+      train: { ...train, steps: 40, checkpointEvery: 1000, logEvery: 1000 },
+      signal: controller.signal,
+      onStep: (l) => {
+        if (l.step === 1) setTimeout(() => controller.abort(), 0); // no file write until the end: nothing else turns the event loop
+      },
+    });
+    r.dvae.dispose();
+    assert.equal(r.interrupted, true);
+    assert.ok(r.step <= 3, `stopped at step ${r.step} of 40`);
+  });
+
   it('an interrupted run resumed from its checkpoint repeats the uninterrupted losses exactly', async () => {
     const images = syntheticImages(5, 16, 2); // 5 images, batch 3: epochs end mid-batch
     const full = await trainDvae({ images, config: DVAE_PRESETS.tiny, train, runDir: path.join(dir, 'full') });

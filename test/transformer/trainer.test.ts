@@ -175,6 +175,24 @@ describe('transformer trainer', function () {
     disposeTransformer(model);
   });
 
+  it('an abort from a timer (as the Ctrl-C handler runs) stops the run within a step', async () => {
+    const model = createTransformer(tiny, 1);
+    const controller = new AbortController();
+    const result = await trainTransformer({
+      model,
+      config: resolveTrainConfig({ steps: 40, batchSize: 2, logEvery: 1000 }),
+      train: memoryDataset(tiny, 4),
+      createOrder: createEpochOrder,
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s.step === 1) setTimeout(() => controller.abort(), 0); // no run folder: nothing else turns the event loop
+      },
+    });
+    disposeTransformer(model);
+    assert.equal(result.reason, 'interrupted');
+    assert.ok(result.step <= 3, `stopped at step ${result.step} of 40`);
+  });
+
   it('stops with a clear error on a non-finite loss, without applying the update', () => {
     const model = createTransformer(tiny, 1);
     const nan = tf.fill([tiny.imageVocabSize], NaN);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { AdamW, decodeSafetensors, encodeSafetensors, Progress, Rng, UsageError, writeFileAtomic, type RngState } from '@dalle/core';
+import { AdamW, decodeSafetensors, encodeSafetensors, Progress, Rng, UsageError, writeFileAtomic, yieldToEventLoop, type RngState } from '@dalle/core';
 import { EpochSampler, encodeText, loadTextTokenizer, openImageSource, type SamplerState, type TextTokenizer } from '@dalle/data';
 import { resolveClipConfig, type ClipConfig } from './config.ts';
 import { exportTransformersJs, TOKENIZER_FILES } from './export.ts';
@@ -194,6 +194,7 @@ export async function trainClipRun(opts: ClipTrainOptions): Promise<ClipTrainRes
     const logFile = path.join(opts.outDir, 'log.jsonl');
     await fsp.mkdir(opts.outDir, { recursive: true });
     while (step < opts.steps) {
+      await yieldToEventLoop(); // lets a Ctrl-C handler run now, not at the next log write
       if (opts.signal?.aborted) {
         stopped = true;
         break;

@@ -28,3 +28,4 @@ export { loadImageRgb, imagesToTensor, floatsToRgbBytes, encodePng, tensorToPngs
 export { Progress, formatDuration, formatMetrics, type ProgressOptions } from './progress.ts';
 export { createCommand, setupBackend, parseIntOption, parseFloatOption, runCli, interruptOnSigint, type CommonOptions } from './cli.ts';
 export { promptSlug, imageFileName } from './output-names.ts';
+export { yieldToEventLoop } from './event-loop.ts';

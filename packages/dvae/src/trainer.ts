@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { AdamW, contactSheet, decodeSafetensors, encodeSafetensors, Rng, UsageError, writeFileAtomic, type RngState } from '@dalle/core';
+import { AdamW, contactSheet, decodeSafetensors, encodeSafetensors, Rng, UsageError, writeFileAtomic, yieldToEventLoop, type RngState } from '@dalle/core';
 import { resolveDvaeConfig, type DvaeConfig } from './config.ts';
 import { Dvae } from './dvae.ts';
 import { checkDvaeConfigMatch, loadDvae, saveDvae } from './io.ts';
@@ -297,6 +297,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
   let lastVal: ValLog | undefined;
   try {
     while (state.step < train.steps) {
+      await yieldToEventLoop(); // lets a Ctrl-C handler run now, not at the next log write
       if (args.signal?.aborted) {
         interrupted = true;
         break;

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { AdamW, Rng, UsageError, decodeSafetensors, encodeSafetensors, ensureGradients, type NamedTensors, type RngState } from '@dalle/core';
+import { AdamW, Rng, UsageError, decodeSafetensors, encodeSafetensors, ensureGradients, yieldToEventLoop, type NamedTensors, type RngState } from '@dalle/core';
 import { transformerLayout } from './config.ts';
 import { tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource } from './dataset.ts';
 import { evaluateLoss, type EvalLosses } from './evaluate.ts';
@@ -397,6 +397,7 @@ export async function trainTransformer(options: TrainOptions): Promise<TrainResu
         window = [];
       }
       if (config.valEvery > 0 && s % config.valEvery === 0 && s !== last) await validate();
+      await yieldToEventLoop(); // lets a Ctrl-C handler run now, not at the next log write
       if (options.signal?.aborted) {
         reason = 'interrupted';
         break;
