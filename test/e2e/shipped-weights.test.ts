@@ -19,6 +19,7 @@ describe('e2e/shipped weights', function () {
   const manifest = JSON.parse(readFileSync(path.join(DEFAULT_WEIGHTS_DIR, 'manifest.json'), 'utf8')) as {
     files: Record<string, string>;
     licences: { trainingData: string[] };
+    sampling?: Record<string, number>;
   };
 
   it('every file matches the manifest checksum, and the manifest lists every file', () => {
@@ -36,6 +37,7 @@ describe('e2e/shipped weights', function () {
     try {
       const result = await generate('an avocado', { pipeline, n: 2, numCandidates: 3, batchSize: 3, seed: 0 });
       assert.equal(result.images.length, 2);
+      for (const [k, v] of Object.entries(manifest.sampling ?? {})) assert.equal(result.config[k as keyof typeof result.config], v, `${k} comes from the manifest's "sampling"`);
       const scores = result.images.map((im) => im.clipScore as number);
       assert.ok(scores.every(Number.isFinite), `CLIP scores ${scores}`);
       assert.ok(scores[0] >= scores[1], 'best first');
