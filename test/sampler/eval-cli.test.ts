@@ -2,7 +2,7 @@
 // folder of six captioned images: every report field present and finite, eval.md with the tables
 // and the sheet's prompts, contact-sheet.png at 2x; bad input exits 2 before any model loads.
 import { encodePng, UsageError } from '@dalle/core';
-import { checkEvalInputs, type EvalPhase } from '@dalle/sampler';
+import { checkEvalInputs, displayPath, type EvalPhase } from '@dalle/sampler';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +45,8 @@ describe('sampler/dalle-eval (CLI)', function () {
     const common = ['--weights', weights.dir, '--images', images, '--candidates', '2', '--per-prompt', '2', '--batch-size', '2', ...SHEET_PROMPTS.flatMap((p) => ['--sheet-prompt', p])];
     const jobs: Record<string, () => Promise<CliRun>> = {
       full: () => runBin(BIN, [...common, '--prompts', '4', '--seed', '3', '--out', out('full'), '--json']),
-      again: () => runBin(BIN, [...common, '--seed', '3', '--skip', 'dvae,transformer,clip,generation', '--out', out('again')]),
+      // Run from the folder that holds the weights: the report names them relatively.
+      again: () => runBin(BIN, [...common, '--seed', '3', '--skip', 'dvae,transformer,clip,generation', '--out', out('again')], { cwd: root }),
       noWeights: () => runBin(BIN, ['--weights', path.join(root, 'nowhere'), '--images', images, '--out', out('x')]),
       zeroPrompts: () => runBin(BIN, ['--weights', weights.dir, '--images', images, '--prompts', '0', '--out', out('y')]),
     };
@@ -135,6 +136,20 @@ describe('sampler/dalle-eval (CLI)', function () {
     await assert.rejects(checkEvalInputs({ weights: noClip.dir, images }), (err: Error) => err instanceof UsageError && /no CLIP model at .*clip: .*--skip clip,generation/.test(err.message));
     const ok = await checkEvalInputs({ weights: noClip.dir, images, skip: ['clip', 'generation'] });
     assert.equal(ok.clipDir, null);
+  });
+
+  it('reports name paths inside the working folder relatively, others as given', () => {
+    const cwd = path.join(root, 'repo');
+    assert.equal(displayPath(path.join(cwd, 'weights'), cwd), 'weights');
+    assert.equal(displayPath(path.join(cwd, 'data', 'val'), cwd), path.join('data', 'val'));
+    assert.equal(displayPath(cwd, cwd), '.');
+    assert.equal(displayPath(path.join(root, 'elsewhere'), cwd), path.join(root, 'elsewhere'));
+    assert.equal(displayPath('relative/as-given', cwd), 'relative/as-given');
+    assert.equal(displayPath(`${path.join(cwd, 'a.tar')},${path.join(root, 'b.tar')}`, cwd), `a.tar,${path.join(root, 'b.tar')}`);
+    const report = (name: string) => JSON.parse(readFileSync(path.join(out(name), 'eval.json'), 'utf8'));
+    assert.equal(report('full').weights, weights.dir, 'run from the repository: the tmp folder stays absolute');
+    assert.equal(report('again').weights, 'weights', 'run from the folder that holds it');
+    assert.match(readFileSync(path.join(out('again'), 'eval.md'), 'utf8'), /^- weights: `weights`$/m);
   });
 
   it('bad input exits 2 with one line saying what was expected, before any model loads', () => {

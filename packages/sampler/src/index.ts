@@ -74,5 +74,5 @@ export {
   type PhaseProgress,
   type ProgressFactory,
 } from './eval/run-eval.ts';
-export { checkEvalInputs, needsHeldOutImages, DEFAULT_HELD_OUT, type EvalInputs } from './eval/eval-inputs.ts';
+export { checkEvalInputs, displayPath, needsHeldOutImages, DEFAULT_HELD_OUT, type EvalInputs } from './eval/eval-inputs.ts';
 export { evalMarkdown, writeEvalFolder, checkEvalOutFolder, EVAL_JSON_FILE, EVAL_MD_FILE } from './eval/report.ts';

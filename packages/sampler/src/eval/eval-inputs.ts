@@ -11,6 +11,22 @@ import { resolveEvalConfig, runsPhase, type EvalConfig } from './eval-config.ts'
 /** The repository's held-out emoji images (data/emoji/val-images), relative to the package, not the cwd. */
 export const DEFAULT_HELD_OUT = path.join(path.dirname(DEFAULT_WEIGHTS_DIR), 'data', 'emoji', 'val-images');
 
+/**
+ * A path as the report shows it: relative to `cwd` when it lies inside it (so an eval.md or a
+ * manifest written in the repository names `weights`, not this machine's absolute path), else as
+ * given. A comma-separated spec is shown part by part.
+ */
+export function displayPath(p: string, cwd: string = process.cwd()): string {
+  return p
+    .split(',')
+    .map((part) => {
+      if (!path.isAbsolute(part)) return part;
+      const rel = path.relative(cwd, part);
+      return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? part : rel;
+    })
+    .join(',');
+}
+
 /** Where the evaluation reads from (every field optional: defaults are the repository's). */
 export interface EvalInputs {
   /** Weights folder (default: the repository weights/). */

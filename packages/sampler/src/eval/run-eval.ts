@@ -13,7 +13,7 @@ import { loadPipeline } from '../pipeline.ts';
 import type { Reranker } from '../types.ts';
 import { PART_DIRS } from '../weights-folder.ts';
 import { runsPhase, type EvalConfig, type EvalPhase } from './eval-config.ts';
-import { checkEvalInputs, needsHeldOutImages, type EvalInputs } from './eval-inputs.ts';
+import { checkEvalInputs, displayPath, needsHeldOutImages, type EvalInputs } from './eval-inputs.ts';
 import { encodeHeldOut, memoryTokenSource, readHeldOut, shuffledCaptions, type DvaeMetrics, type HeldOutImages } from './held-out.ts';
 import { conditionalGainOf, consecutiveGroups, meanRecall, retrievalRecall, rPrecision, type RecallAtK, type SimilarityMatrix } from './metrics.ts';
 
@@ -189,9 +189,9 @@ export async function evaluateModel(options: EvaluateModelOptions = {}): Promise
     const report: EvalReport = {
       kind: 'dalle-eval',
       formatVersion: 1,
-      weights,
+      weights: displayPath(weights),
       manifest: { name: typeof manifest.name === 'string' ? manifest.name : null, version: typeof manifest.version === 'string' ? manifest.version : null },
-      heldOut: heldOut ? { spec: heldOut.spec, images: heldOut.images.length, skipped: heldOut.skipped, limit: cfg.limit ?? 'all' } : null,
+      heldOut: heldOut ? { spec: displayPath(heldOut.spec), images: heldOut.images.length, skipped: heldOut.skipped, limit: cfg.limit ?? 'all' } : null,
       backend: currentBackend()?.name ?? tf.getBackend(),
       settings: { ...sampler, numCandidates: cfg.numCandidates, groupSize: cfg.groupSize, skip: cfg.skip },
       dvae,
@@ -253,13 +253,13 @@ async function transformerPhase(
       const ds = await openTokenDataset(tokens);
       checkDatasetFits(mc, model.info, ds.manifest, tokens);
       source = ds;
-      where = path.resolve(tokens);
+      where = displayPath(path.resolve(tokens));
     } else {
       if (!heldOut || !codes) throw new Error('internal: the held-out codes were not computed');
       const str = (v: unknown) => (typeof v === 'string' ? v : '');
       const identity = { textSeqLen: mc.textSeqLen, gridSize: mc.gridSize, codebookSize: mc.imageVocabSize, textVocabSize: mc.textVocabSize, dvaeId: str(model.info.dvaeId), tokenizerId: str(model.info.tokenizerId) };
       source = memoryTokenSource(heldOut.captions, codes, p.promptEncoder, identity);
-      where = `${heldOut.spec} (encoded here: first caption of each image)`;
+      where = `${displayPath(heldOut.spec)} (encoded here: first caption of each image)`;
     }
     const n = Math.min(source.size, cfg.limit ?? source.size);
     if (n < 2) throw new UsageError(`the transformer phase needs at least 2 held-out records (true versus shuffled captions), got ${n}`);
