@@ -4,7 +4,7 @@
 import { createCommand, parseFloatOption, parseIntOption, Progress, runCli, setupBackend } from '@dalle/core';
 import { InvalidArgumentError } from 'commander';
 import * as path from 'node:path';
-import { MAX_IMAGES, SAMPLER_DEFAULTS } from '../config.ts';
+import { MAX_IMAGES, resolveSamplerConfig, SAMPLER_DEFAULTS } from '../config.ts';
 import { DEFAULT_SHEET_PROMPTS, EVAL_DEFAULTS, EVAL_PHASES, parseSkip, type EvalPhase } from '../eval/eval-config.ts';
 import { checkEvalOutFolder } from '../eval/report.ts';
 import { checkEvalInputs, DEFAULT_HELD_OUT } from '../eval/eval-inputs.ts';
@@ -76,7 +76,9 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
     const log = (line: string) => console.error(line);
     const [{ evaluateModel }, { writeEvalFolder, evalMarkdown }] = await Promise.all([import('../eval/run-eval.ts'), import('../eval/report.ts')]);
     await setupBackend(opts);
-    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=${cfg.topK ?? manifest.sampling?.topK ?? 'default'} condScale=${cfg.condScale ?? manifest.sampling?.condScale ?? SAMPLER_DEFAULTS.condScale} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
+    // The sampler's own resolution (flags, then the weights' recommendation, then the defaults); K is known once the model loads.
+    const planned = resolveSamplerConfig({ topK: cfg.topK, condScale: cfg.condScale }, undefined, manifest.sampling);
+    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=min(${planned.topK}, K) condScale=${planned.condScale} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
     const result = await evaluateModel({
       ...options,
       progress: (label, total, unit) => new Progress({ total, label, unit }),
