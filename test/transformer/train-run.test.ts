@@ -13,14 +13,14 @@ import { memoryDataset } from './fixtures.ts';
 const tiny = transformerPreset('tiny');
 const info: TokenDatasetInfo = { textSeqLen: tiny.textSeqLen, gridSize: tiny.gridSize, codebookSize: tiny.imageVocabSize, textVocabSize: tiny.textVocabSize, dvaeId: 'dvae-a', tokenizerId: 'tok-a' };
 
-async function writeDataset(dir: string, count: number, seed: number, fields: Partial<TokenDatasetInfo> = {}, groups?: string[]): Promise<string> {
+async function writeDataset(dir: string, count: number, seed: number, fields: Partial<TokenDatasetInfo> = {}, groups?: string[], codeMap: (code: number) => number = (c) => c): Promise<string> {
   const full = { ...info, ...fields };
   const writer = await TokenDatasetWriter.create(dir, full, { groupBy: groups ? 'image' : undefined });
   const cfg = { ...tiny, textSeqLen: full.textSeqLen, gridSize: full.gridSize };
   const src = memoryDataset(cfg, count, seed);
   for (let i = 0; i < count; i++) {
     const { text, codes } = src.batch([i]);
-    await writer.add(text, codes, groups?.[i]);
+    await writer.add(text, codes.map(codeMap), groups?.[i]);
   }
   await writer.close();
   return dir;
@@ -107,7 +107,7 @@ describe('dalle-train run (runTraining)', function () {
     const isUsage = (re: RegExp) => (e: Error) => e instanceof UsageError && re.test(e.message);
     await assert.rejects(runTraining({ data: [grid4], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/gridSize 4, expected 3/));
     await assert.rejects(runTraining({ data: [trainA, otherDvae], runDir, preset: 'tiny', train: { steps: 1 }, quiet: true }), isUsage(/other-dvae: dvaeId is "dvae-b" but .*train-a has "dvae-a"; datasets trained together must agree/));
-    await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a".*; to warm-start from a model trained on another dVAE's codes, add --reinit-image$/));
+    await assert.rejects(runTraining({ data: [otherDvae], runDir, init: initDir, train: { steps: 1 }, quiet: true }), isUsage(/dvaeId "dvae-b", expected "dvae-a".*; to warm-start from a model trained on another dVAE's codes, add --reinit-image \(fresh image part\) or --remap-image DIR/));
     await assert.rejects(runTraining({ data: [otherDvae], runDir, preset: 'tiny', reinitImage: true, train: { steps: 1 }, quiet: true }), isUsage(/^--reinit-image goes with --init/));
     await assert.rejects(runTraining({ data: [], runDir, preset: 'tiny', quiet: true }), isUsage(/no training data/));
   });
@@ -158,6 +158,36 @@ describe('dalle-train run (runTraining)', function () {
       disposeTransformer(after);
     }
   });
+  it('--init with remapImage carries the image part over to a relabelled encoding of the same images', async () => {
+    const isUsage = (re: RegExp) => (e: Error) => e instanceof UsageError && re.test(e.message);
+    const perm = [3, 0, 6, 1, 7, 2, 5, 4];
+    const oldCodes = await writeDataset(path.join(dir, 'remap-old'), 12, 1); // by the init model's dVAE
+    const newCodes = await writeDataset(path.join(dir, 'remap-new'), 12, 1, { dvaeId: 'dvae-b' }, undefined, (c) => perm[c]);
+    const exportDir = path.join(dir, 'export-remap');
+    const lines: string[] = [];
+    const steps = { steps: 1, batchSize: 2, learningRate: 1e-9, warmupSteps: 0, weightDecay: 0 };
+    await runTraining({ data: [newCodes], val: newCodes, runDir: path.join(dir, 'runs', 'r5'), init: initDir, remapImage: [oldCodes], train: steps, exportDir, quiet: true, log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => l.includes(`image codes carried over from ${oldCodes}: 8 of 8 new codes occur; 100.0% of grid positions agree`)), lines.join('\n'));
+    const [before, after] = [await loadTransformer(initDir), await loadTransformer(exportDir)];
+    try {
+      assert.equal(after.info.dvaeId, 'dvae-b');
+      const b = before.params['head.image.bias'].arraySync() as number[];
+      const w = before.params['head.image.kernel'].arraySync() as number[][];
+      const w2 = after.params['head.image.kernel'].arraySync() as number[][];
+      for (let c = 0; c < w.length; c++) for (let i = 0; i < perm.length; i++) assert.ok(Math.abs(w2[c][perm[i]] - w[c][i]) < 1e-6, `head [${c}, ${i}]`);
+      assert.equal(b.length, 8);
+    } finally {
+      disposeTransformer(before);
+      disposeTransformer(after);
+    }
+    const runDir = path.join(dir, 'runs', 'r6');
+    await assert.rejects(runTraining({ data: [newCodes], runDir, preset: 'tiny', remapImage: [oldCodes], train: steps, quiet: true }), isUsage(/^--remap-image goes with --init/));
+    await assert.rejects(runTraining({ data: [newCodes], runDir, init: initDir, reinitImage: true, remapImage: [oldCodes], train: steps, quiet: true }), isUsage(/^--remap-image and --reinit-image exclude each other/));
+    await assert.rejects(runTraining({ data: [newCodes, newCodes], runDir, init: initDir, remapImage: [oldCodes], train: steps, quiet: true }), isUsage(/^--remap-image needs one folder per --data folder .*: got 1 for 2$/));
+    // the old encoding must come from the init model's dVAE, and hold the same images
+    await assert.rejects(runTraining({ data: [newCodes], runDir, init: initDir, remapImage: [newCodes], train: steps, quiet: true }), /dvaeId/);
+    await assert.rejects(runTraining({ data: [newCodes], runDir, init: initDir, remapImage: [trainB], train: steps, quiet: true }), isUsage(/must hold the same images in the same order, encoded by two dVAEs: 4 records against 12$/));
+  });
 });
 
 describe('dalle-train command', function () {
@@ -166,7 +196,7 @@ describe('dalle-train command', function () {
   it('--help describes the options; bad input exits 2 with one line', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
-    for (const flag of ['--data', '--val', '--resume', '--init', '--reinit-image', '--export', '--grad-accum', '--clip-norm', '--caption-dropout']) assert.ok(help.stdout.includes(flag), flag);
+    for (const flag of ['--data', '--val', '--resume', '--init', '--reinit-image', '--remap-image', '--export', '--grad-accum', '--clip-norm', '--caption-dropout']) assert.ok(help.stdout.includes(flag), flag);
     const bad = spawnSync(process.execPath, [bin, '--data', '/nonexistent-dataset', '--backend', 'cpu', '--preset', 'tiny', '--runs-dir', os.tmpdir(), '--name', `dalle-train-test-${process.pid}`], { encoding: 'utf8' });
     assert.equal(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /dalle-train: error: not a token dataset/);

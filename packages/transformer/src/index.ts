@@ -53,6 +53,7 @@ export { gelu, mlp, type MlpParams } from './mlp.ts';
 export { transformerBlock, type BlockParams } from './block.ts';
 export { dropoutMasks, dropoutSites, type DropoutPlan } from './dropout.ts';
 export { crossEntropy, targetLogProbs } from './loss.ts';
+export { codeCooccurrence, remapImageParams, type CodeCooccurrence } from './remap.ts';
 export { blockParams, countParams, disposeParams, INIT_STD, initTransformerParams, paramSpecs, reinitImageParams, type TransformerParamKey, type TransformerParams } from './params.ts';
 export {
   batchFromTensors,

@@ -8,6 +8,7 @@ import { resolveTransformerConfig, transformerPreset, type TransformerConfig } f
 import { checkDatasetFits, concatSources, type CreateOrder } from './dataset.ts';
 import { conditionalGain, type ConditionalGain, type EvalLosses } from './evaluate.ts';
 import { countParams, reinitImageParams } from './params.ts';
+import { codeCooccurrence, remapImageParams, type CodeCooccurrence } from './remap.ts';
 import { loadTransformer, saveTransformer } from './persistence.ts';
 import { resolveTrainConfig, type TrainConfig } from './train-config.ts';
 import { latestCheckpoint, loadCheckpoint, trainTransformer, type TrainResult } from './trainer.ts';
@@ -26,6 +27,12 @@ export interface TrainRunOptions {
   init?: string;
   /** With init: fresh image-code embeddings and image head (the init model was trained on another dVAE's codes). */
   reinitImage?: boolean;
+  /**
+   * With init: the same images as `data` (one folder per data folder, in order) encoded by the
+   * init model's dVAE. The image-code parameters are carried over to the data's codes by how the
+   * two encodings line up (remap.ts) instead of being drawn afresh.
+   */
+  remapImage?: string[];
   /** Preset for a fresh model (default emoji-64), with field overrides. */
   preset?: string;
   model?: Partial<TransformerConfig>;
@@ -124,9 +131,15 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   if (o.data.length === 0) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
   if (o.resume && o.init) throw new UsageError('--resume and --init exclude each other: --resume continues a run, --init starts a new one from a model');
   if (o.reinitImage && !o.init) throw new UsageError('--reinit-image goes with --init: it re-initialises the image part of the model given there');
+  if (o.remapImage) {
+    if (!o.init) throw new UsageError('--remap-image goes with --init: it carries the image part of the model given there over to new codes');
+    if (o.reinitImage) throw new UsageError('--remap-image and --reinit-image exclude each other: one carries the image part over, the other redraws it');
+    if (o.remapImage.length !== o.data.length) throw new UsageError(`--remap-image needs one folder per --data folder (the same images encoded by the init model's dVAE): got ${o.remapImage.length} for ${o.data.length}`);
+  }
   let model: TransformerModel;
   let trainConfig: TrainConfig;
   let resume: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
+  let remapFrom: TokenDataset[] | undefined;
   if (o.resume) {
     const given = Object.keys(o.train ?? {}).filter((k) => k !== 'steps');
     if (given.length > 0 || o.model || o.preset) throw new UsageError(`--resume continues with the run's saved settings; drop ${[...given, ...(o.model ? Object.keys(o.model) : []), ...(o.preset ? ['preset'] : [])].join(', ')}`);
@@ -144,6 +157,15 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
         reinitImageParams(model.params, model.config, o.modelSeed ?? trainConfig.seed);
         delete model.info.dvaeId; // its image codes are gone; the training data's dVAE sets it below
         log(`warm start from ${o.init}, image-code embeddings and image head re-initialised`);
+      } else if (o.remapImage) {
+        try {
+          remapFrom = [];
+          for (const dir of o.remapImage) remapFrom.push(await openChecked(dir, model)); // encoded by the init model's dVAE
+        } catch (err) {
+          disposeTransformer(model);
+          throw err;
+        }
+        delete model.info.dvaeId; // the training data's dVAE sets it below, once the codes are carried over
       } else {
         log(`warm start from ${o.init}`);
       }
@@ -159,12 +181,22 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
         sets.push(await openChecked(dir, model));
       } catch (err) {
         if (o.init && !o.reinitImage && err instanceof UsageError && err.message.includes('dvaeId')) {
-          throw new UsageError(`${err.message}; to warm-start from a model trained on another dVAE's codes, add --reinit-image`);
+          throw new UsageError(`${err.message}; to warm-start from a model trained on another dVAE's codes, add --reinit-image (fresh image part) or --remap-image DIR (carried over, DIR holding the same images encoded by the model's dVAE)`);
         }
         throw err;
       }
     }
     const train = concatSources(sets, o.data);
+    if (remapFrom) {
+      let co: CodeCooccurrence | undefined;
+      remapFrom.forEach((from, d) => {
+        const one = codeCooccurrence(from, sets[d], [o.remapImage![d], o.data[d]]);
+        if (!co) co = one;
+        else for (let k = 0; k < one.counts.length; k++) co.counts[k] += one.counts[k];
+      });
+      const { used, agreement } = remapImageParams(model.params, model.config, co!, o.modelSeed ?? trainConfig.seed);
+      log(`warm start from ${o.init}, image codes carried over from ${o.remapImage!.join(', ')}: ${used} of ${model.config.imageVocabSize} new codes occur; ${(agreement * 100).toFixed(1)}% of grid positions agree with their code's most frequent old code`);
+    }
     let createOrder = createEpochOrder;
     if (trainConfig.balanceGroups) {
       const balanced = createGroupOrder(sets, o.data);

@@ -15,6 +15,7 @@ interface Options extends CommonOptions {
   resume?: string;
   init?: string;
   reinitImage?: boolean;
+  remapImage?: string;
   export?: string;
   preset?: string;
   modelSeed?: number;
@@ -54,6 +55,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
   .option('--resume <runDir>', 'continue runs/<name> from its newest checkpoint (same data order and schedule)')
   .option('--init <modelDir>', 'warm start from a transformer model folder')
   .option('--reinit-image', 'with --init: fresh image-code embeddings and image head, keeping the text and transformer weights (for data encoded by another dVAE)')
+  .option('--remap-image <dirs>', 'with --init: carry the image-code embeddings and image head over to the new codes instead (folders, one per --data folder, holding the same images encoded by the --init model\'s dVAE: the same dvae-encode run with the old dVAE)')
   .option('--export <dir>', 'write the final model folder here (config.json + model.safetensors)')
   .option('--preset <name>', `model preset for a new model: ${Object.keys(TRANSFORMER_PRESETS).join(', ')} (default emoji-64)`)
   .option('--model-seed <n>', 'seed of a new model\'s weights (default: --seed)', parseIntOption('--model-seed', 0))
@@ -122,6 +124,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
         resume: Boolean(opts.resume),
         init: opts.init,
         reinitImage: opts.reinitImage,
+        remapImage: opts.remapImage?.split(',').map((s) => s.trim()).filter(Boolean),
         preset: opts.preset,
         model: Object.keys(model).length > 0 ? model : undefined,
         modelSeed: opts.modelSeed,
