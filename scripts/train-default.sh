@@ -83,10 +83,23 @@ stage_transformer() {
   if [ -d "$RUN/transformer/checkpoints" ]; then
     bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer" --workers "$DALLE_WORKERS"
   elif [ -f weights/transformer/model.safetensors ] && [ -z "${RETRAIN_DALLE:-}" ]; then
-    # A new dVAE's codes mean something else: keep the shipped text and transformer weights, redraw the image part.
-    local reinit=()
-    [ "$(json_field "$RUN/export/dvae/config.json" info.identity)" = "$(json_field weights/transformer/config.json info.dvaeId)" ] || reinit=(--reinit-image)
-    bin transformer dalle-train "${args[@]}" --init weights/transformer "${reinit[@]}"
+    # A new dVAE's codes mean something else: keep the shipped text and transformer weights and
+    # carry the image part over by how the two dVAEs encode the same training images (the shipped
+    # dVAE's encoding is written once, beside the token dataset); without the shipped dVAE, redraw it.
+    local carry=()
+    local shipped_id
+    shipped_id=$(json_field weights/transformer/config.json info.dvaeId)
+    if [ "$(json_field "$RUN/export/dvae/config.json" info.identity)" != "$shipped_id" ]; then
+      if [ -f weights/dvae/config.json ] && [ "$(json_field weights/dvae/config.json info.identity)" = "$shipped_id" ]; then
+        local old="$TOKENS/train-shipped-dvae" mirror=()
+        [ "$MIRROR" = 1 ] && mirror=(--mirror)
+        [ -f "$old/manifest.json" ] || bin dvae dvae-encode --dvae weights/dvae --tokenizer "$RUN/tokenizer" --data "$DATA/train" --out "$old" "${mirror[@]}" --group-by emoji
+        carry=(--remap-image "$old")
+      else
+        carry=(--reinit-image)
+      fi
+    fi
+    bin transformer dalle-train "${args[@]}" --init weights/transformer "${carry[@]}"
   else
     bin transformer dalle-train "${args[@]}"
   fi
