@@ -76,6 +76,11 @@ describe('dalle-train run (runTraining)', function () {
     assert.equal(ck.state.step, 6);
     disposeTransformer(ck.model);
     await assert.rejects(runTraining({ data: [trainA], runDir, resume: true, train: { learningRate: 0.1 }, quiet: true }), /--resume continues with the run's saved settings; drop learningRate/);
+    // without data, a resumed run continues on the datasets and held-out set its checkpoints name
+    const resumed: string[] = [];
+    const last = await runTraining({ data: [], runDir, resume: true, train: { steps: 7 }, quiet: true, log: (l) => resumed.push(l) });
+    assert.equal(last.train.step, 7);
+    assert.ok(resumed.includes(`data: 10 sequences from ${path.resolve(trainA)}, ${path.resolve(trainB)}; validation: 4 from ${path.resolve(val)}`), resumed.join('\n'));
   });
 
   it('--balance samples the record groups of all datasets evenly, and --resume keeps doing so', async () => {

@@ -116,19 +116,20 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 }
 
 /**
- * A warm-started model's info: the folder's own training figures (steps, validation, gain) do not
- * describe the new run, so they go; its steps are kept as `initSteps`, summed along a chain of
- * warm starts, beside `initFrom`. dvaeId, tokenizerId and datasets are replaced by the run's.
+ * A warm-started model's info: the folder's own training figures (steps, validation, gain) and
+ * held-out set do not describe the new run, so they go; its steps are kept as `initSteps`, summed
+ * along a chain of warm starts, beside `initFrom`. dvaeId, tokenizerId and datasets are replaced
+ * by the run's.
  */
 function warmStartInfo(info: Record<string, unknown>, from: string): Record<string, unknown> {
-  const { trainedSteps, initSteps, val: _val, conditionalGain: _gain, ...rest } = info;
+  const { trainedSteps, initSteps, val: _val, conditionalGain: _gain, valDataset: _valDataset, ...rest } = info;
   const steps = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   return { ...rest, initFrom: path.resolve(from), initSteps: steps(trainedSteps) + steps(initSteps) };
 }
 
 async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   const log = o.log ?? (() => {});
-  if (o.data.length === 0) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
+  if (o.data.length === 0 && !o.resume) throw new UsageError('no training data: pass one or more token dataset folders (--data DIR[,DIR])');
   if (o.resume && o.init) throw new UsageError('--resume and --init exclude each other: --resume continues a run, --init starts a new one from a model');
   if (o.reinitImage && !o.init) throw new UsageError('--reinit-image goes with --init: it re-initialises the image part of the model given there');
   if (o.remapImage) {
@@ -140,6 +141,8 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   let trainConfig: TrainConfig;
   let resume: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
   let remapFrom: TokenDataset[] | undefined;
+  let data = o.data;
+  let valDir = o.val;
   if (o.resume) {
     const given = Object.keys(o.train ?? {}).filter((k) => k !== 'steps');
     if (given.length > 0 || o.model || o.preset) throw new UsageError(`--resume continues with the run's saved settings; drop ${[...given, ...(o.model ? Object.keys(o.model) : []), ...(o.preset ? ['preset'] : [])].join(', ')}`);
@@ -147,6 +150,17 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
     model = resume.model;
     trainConfig = o.train?.steps ? resolveTrainConfig({ ...resume.trainConfig, steps: o.train.steps }) : resume.trainConfig;
     log(`resuming ${resume.dir} at step ${resume.state.step}`);
+    // Without --data / --val, the run continues on the datasets its checkpoints name.
+    const saved = resume.model.info;
+    if (data.length === 0) {
+      const ok = Array.isArray(saved.datasets) && saved.datasets.length > 0 && saved.datasets.every((d) => typeof d === 'string');
+      if (!ok) {
+        disposeTransformer(model);
+        throw new UsageError(`${resume.dir} does not name its training data; pass --data DIR[,DIR] to resume`);
+      }
+      data = saved.datasets as string[];
+    }
+    if (valDir === undefined && typeof saved.valDataset === 'string') valDir = saved.valDataset;
   } else {
     trainConfig = resolveTrainConfig(o.train);
     if (o.init) {
@@ -176,7 +190,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   try {
     const sets: TokenDataset[] = [];
-    for (const dir of o.data) {
+    for (const dir of data) {
       try {
         sets.push(await openChecked(dir, model));
       } catch (err) {
@@ -186,11 +200,11 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
         throw err;
       }
     }
-    const train = concatSources(sets, o.data);
+    const train = concatSources(sets, data);
     if (remapFrom) {
       let co: CodeCooccurrence | undefined;
       remapFrom.forEach((from, d) => {
-        const one = codeCooccurrence(from, sets[d], [o.remapImage![d], o.data[d]]);
+        const one = codeCooccurrence(from, sets[d], [o.remapImage![d], data[d]]);
         if (!co) co = one;
         else for (let k = 0; k < one.counts.length; k++) co.counts[k] += one.counts[k];
       });
@@ -199,15 +213,15 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     let createOrder = createEpochOrder;
     if (trainConfig.balanceGroups) {
-      const balanced = createGroupOrder(sets, o.data);
+      const balanced = createGroupOrder(sets, data);
       createOrder = balanced.createOrder;
       log(`data order: ${balanced.groups} record groups (by ${sets[0].groups!.by}) sampled evenly`);
     }
     model.info = { ...model.info, dvaeId: train.manifest.dvaeId, tokenizerId: train.manifest.tokenizerId };
-    const val = o.val ? await openChecked(o.val, model) : undefined;
+    const val = valDir ? await openChecked(valDir, model) : undefined;
     log(`model: ${JSON.stringify(model.config)} (${(countParams(model.config) / 1e6).toFixed(2)} M parameters)`);
     log(`training: ${JSON.stringify(trainConfig)}`);
-    log(`data: ${train.size} sequences from ${o.data.join(', ')}${val ? `; validation: ${val.size} from ${o.val}` : ''}`);
+    log(`data: ${train.size} sequences from ${data.join(', ')}${val ? `; validation: ${val.size} from ${valDir}` : ''}`);
 
     const startStep = resume?.state.step ?? 0;
     const progress = new Progress({ total: trainConfig.steps, label: 'train', unit: 'step', quiet: o.quiet });
@@ -224,7 +238,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
       resume,
       stopAfterStep: o.stopAfterStep,
       signal: o.signal,
-      info: { datasets: o.data.map((d) => path.resolve(d)) },
+      info: { datasets: data.map((d) => path.resolve(d)), ...(valDir ? { valDataset: path.resolve(valDir) } : {}) },
       workers: o.workers,
       onStep: (s) => {
         tokens += s.tokens;
@@ -242,7 +256,7 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     let exported: string | undefined;
     if (o.exportDir && result.reason === 'done') {
-      const info: Record<string, unknown> = { trainedSteps: result.step, datasets: o.data.map((d) => path.resolve(d)) };
+      const info: Record<string, unknown> = { trainedSteps: result.step, datasets: data.map((d) => path.resolve(d)) };
       if (result.val) info.val = { text: result.val.text, image: result.val.image };
       if (gain) info.conditionalGain = gain;
       await saveTransformer(o.exportDir, model, info);

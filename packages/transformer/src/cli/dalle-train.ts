@@ -8,7 +8,7 @@ import type { TrainConfig } from '../train-config.ts';
 import { runTraining } from '../train-run.ts';
 
 interface Options extends CommonOptions {
-  data: string;
+  data?: string;
   val?: string;
   name?: string;
   runsDir: string;
@@ -48,8 +48,8 @@ interface Options extends CommonOptions {
 }
 
 const program = createCommand('dalle-train', 'Train the text-to-image transformer on token datasets (made by dvae-encode).')
-  .requiredOption('--data <dirs>', 'token dataset folder(s), comma-separated')
-  .option('--val <dir>', 'held-out token dataset: text and image validation losses, and image loss with true vs shuffled captions')
+  .option('--data <dirs>', 'token dataset folder(s), comma-separated (with --resume: default the run\'s own)')
+  .option('--val <dir>', 'held-out token dataset: text and image validation losses, and image loss with true vs shuffled captions (with --resume: default the run\'s own)')
   .option('--name <name>', 'run name: writes runs/<name>/ (default: a timestamp)')
   .option('--runs-dir <dir>', 'where run folders go', 'runs')
   .option('--resume <runDir>', 'continue runs/<name> from its newest checkpoint (same data order and schedule)')
@@ -118,7 +118,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
     const interrupt = interruptOnSigint();
     try {
       await runTraining({
-        data: opts.data.split(',').map((s) => s.trim()).filter(Boolean),
+        data: (opts.data ?? '').split(',').map((s) => s.trim()).filter(Boolean),
         val: opts.val,
         runDir,
         resume: Boolean(opts.resume),
