@@ -121,21 +121,29 @@ let nextVariableId = 0;
  * code ids mean something else. The draw order matches nothing else; it is only seeded.
  */
 export function reinitImageParams(params: TransformerParams, cfg: TransformerConfig, seed: number): void {
-  const layout = transformerLayout(cfg);
   const rng = new Rng(seed);
   const normal = (n: number) => fillNormal(new Float32Array(n), rng, INIT_STD);
   const C = cfg.dModel;
   const K = cfg.imageVocabSize;
-  const offset = imageTokenOffset(layout);
+  assignImageParams(params, cfg, { embed: normal(K * C), kernel: normal(C * K), bias: new Float32Array(K) });
+}
+
+/**
+ * Replaces the image-code parameters: the K image rows of `embed.tokens` ([K, C], row-major),
+ * `head.image.kernel` ([C, K]) and `head.image.bias` ([K]). Every other row and parameter stays.
+ */
+export function assignImageParams(params: TransformerParams, cfg: TransformerConfig, image: { embed: Float32Array; kernel: Float32Array; bias: Float32Array }): void {
+  const C = cfg.dModel;
+  const K = cfg.imageVocabSize;
+  const offset = imageTokenOffset(transformerLayout(cfg));
   tf.tidy(() => {
     const embed = params['embed.tokens'];
-    const keep = tf.slice(embed, [0, 0], [offset, C]);
+    const parts = [tf.slice(embed, [0, 0], [offset, C]), tf.tensor2d(image.embed, [K, C])];
     const after = embed.shape[0] - offset - K; // 0 today: image codes are the last stream ids
-    const parts = [keep, tf.tensor2d(normal(K * C), [K, C])];
     if (after > 0) parts.push(tf.slice(embed, [offset + K, 0], [after, C]));
     embed.assign(tf.concat(parts, 0));
-    params['head.image.kernel'].assign(tf.tensor2d(normal(C * K), [C, K]));
-    params['head.image.bias'].assign(tf.zeros([K]));
+    params['head.image.kernel'].assign(tf.tensor2d(image.kernel, [C, K]));
+    params['head.image.bias'].assign(tf.tensor1d(image.bias));
   });
 }
 

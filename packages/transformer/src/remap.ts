@@ -14,7 +14,7 @@ import { Rng, UsageError } from '@dalle/core';
 import { type TransformerConfig, transformerLayout } from './config.ts';
 import type { TokenBatchSource } from './dataset.ts';
 import { imageTokenOffset } from './layout.ts';
-import { INIT_STD, type TransformerParams } from './params.ts';
+import { assignImageParams, INIT_STD, type TransformerParams } from './params.ts';
 
 /** How often each (new code, old code) pair sits at the same grid position. */
 export interface CodeCooccurrence {
@@ -118,13 +118,6 @@ export function remapImageParams(params: TransformerParams, cfg: TransformerConf
     for (let c = 0; c < C; c++) newKernel[c * K + j] = rng.normal() * INIT_STD;
     newBias[j] = Number.isFinite(lowest) ? lowest : 0;
   }
-  tf.tidy(() => {
-    const parts = [tf.slice(embed, [0, 0], [offset, C]), tf.tensor2d(newEmbed, [K, C])];
-    const after = embed.shape[0] - offset - K;
-    if (after > 0) parts.push(tf.slice(embed, [offset + K, 0], [after, C]));
-    embed.assign(tf.concat(parts, 0));
-    params['head.image.kernel'].assign(tf.tensor2d(newKernel, [C, K]));
-    params['head.image.bias'].assign(tf.tensor1d(newBias));
-  });
+  assignImageParams(params, cfg, { embed: newEmbed, kernel: newKernel, bias: newBias });
   return { used: K - unused.length, agreement: positions > 0 ? agreeing / positions : 0 };
 }
