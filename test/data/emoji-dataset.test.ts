@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { fnv1a32 } from '@dalle/core';
-import { PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, cleanLabel, emojiCaptions, withArticle, type EmojiManifest } from '@dalle/data';
+import { FLUENT_FIT, PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, cleanLabel, emojiCaptions, withArticle, type EmojiManifest } from '@dalle/data';
 import { FAST } from '../helpers/timeouts.ts';
 import { makeTempDir } from './fixtures.ts';
 
@@ -106,5 +106,49 @@ describe('data/emoji-dataset', function () {
     assert.equal(withArticle('the flag of France'), 'the flag of France');
     const caps = emojiCaptions({ label: 'chair', tags: ['chair', 'seat', 'sit'], subgroup: 'household items' }, 'Twemoji');
     assert.deepEqual(caps, ['an emoji of a chair', 'chair, seat, sit', 'a chair, Twemoji emoji style', 'chair (household items)']);
+  });
+
+  describe('the fluent set (Fluent Emoji 3D)', () => {
+    let fluentOut: string;
+    let fluent: EmojiManifest;
+    before(async () => {
+      fluentOut = path.join(dir, 'fluent');
+      fluent = await buildEmojiDataset({ outDir: fluentOut, sets: ['fluent'], limit: 12, quiet: true });
+    });
+
+    it('trims each picture, fits it to FLUENT_FIT pixels and centres it on 64x64 white', async () => {
+      let seen = 0;
+      for (const s of SPLITS) {
+        for (const f of (await fsp.readdir(path.join(fluentOut, s))).filter((f) => f.endsWith('.png'))) {
+          const [, unified] = /^fluent-(.+)\.png$/.exec(f)!;
+          assert.equal(s, expectedSplit(unified, 'fluent'), `${f} is in ${s}`);
+          const { data, info } = await sharp(path.join(fluentOut, s, f)).raw().toBuffer({ resolveWithObject: true });
+          assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3]);
+          let [x0, y0, x1, y1] = [64, 64, -1, -1];
+          for (let y = 0; y < 64; y++) {
+            for (let x = 0; x < 64; x++) {
+              const i = (y * 64 + x) * 3;
+              if (Math.min(data[i], data[i + 1], data[i + 2]) < 250) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+            }
+          }
+          const margin = (64 - FLUENT_FIT) / 2;
+          assert.ok(x0 >= margin - 1 && y0 >= margin - 1 && x1 <= 64 - margin && y1 <= 64 - margin, `${f}: art inside the ${margin} px margin (${x0},${y0})-(${x1},${y1})`);
+          assert.ok(Math.max(x1 - x0, y1 - y0) + 1 >= FLUENT_FIT - 3, `${f}: the longer side fills about ${FLUENT_FIT} px (${x1 - x0 + 1}x${y1 - y0 + 1})`);
+          seen++;
+        }
+      }
+      assert.equal(seen, fluent.counts.total.images);
+      assert.ok(seen >= 12, `${seen} pictures`);
+    });
+
+    it('captions the style as 3D Fluent and credits Microsoft and the emoji.json it joins on', async () => {
+      const lines = (await fsp.readFile(path.join(fluentOut, 'train', 'fluent-1f951.txt'), 'utf8')).trimEnd().split('\n');
+      assert.equal(lines[2], 'an avocado, 3D Fluent emoji style');
+      assert.deepEqual(fluent.sources.map((s) => `${s.package}@${s.version}`), ['@lobehub/fluent-emoji-3d@1.1.0', 'emoji-datasource-google@16.0.0', 'emojibase-data@17.0.0']);
+      assert.match(fluent.sources[1].use, /emoji\.json only/);
+      assert.ok(fluent.credits.some((c) => /Microsoft/.test(c)));
+      assert.ok(!fluent.credits.some((c) => /Twemoji/.test(c)));
+      assert.equal(fluent.missingMetadata.length, 0);
+    });
   });
 });

@@ -1,14 +1,17 @@
 // Builds the emoji dataset (shared DATA.md) from the npm packages installed beside this package:
 // 64x64 images composited on white + 4 captions each, deduped per set, split by concept hash.
 import { createRequire } from 'node:module';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import { Progress, UsageError, encodePng, floatsToRgbBytes, loadImageRgb, sha256, writeDirAtomic, writeFileAtomic } from '@dalle/core';
 import { emojiCaptions, type EmojiMeta, type EmojiStyle } from './emoji-captions.ts';
 import { EMOJI_SPLITS, PINNED_TRAIN_CONCEPTS, SPLIT_RULE, baseKey, emojiSplit, type EmojiSplit } from './emoji-split.ts';
 
-export const EMOJI_SETS = ['google', 'twitter'] as const;
+export const EMOJI_SETS = ['google', 'twitter', 'fluent'] as const;
 export type EmojiSet = (typeof EMOJI_SETS)[number];
+/** What `dalle-data emoji` builds unless told otherwise (the shipped dVAE was trained on these two). */
+export const DEFAULT_EMOJI_SETS: EmojiSet[] = ['google', 'twitter'];
 
 /** Source images are 64 px; keeping that size avoids resampling. */
 export const EMOJI_IMAGE_SIZE = 64;
@@ -16,21 +19,36 @@ export const EMOJI_IMAGE_SIZE = 64;
 interface SetInfo {
   pkg: string;
   style: EmojiStyle;
+  /** Which files of the package are used, and how. */
+  use: string;
   art: string;
   artLicence: string;
 }
 
 const SET_INFO: Record<EmojiSet, SetInfo> = {
-  google: { pkg: 'emoji-datasource-google', style: 'Noto', art: 'Noto Emoji, (c) Google', artLicence: 'Apache-2.0' },
-  twitter: { pkg: 'emoji-datasource-twitter', style: 'Twemoji', art: 'Twemoji graphics, (c) Twitter, Inc. and other contributors', artLicence: 'CC-BY-4.0' },
+  google: { pkg: 'emoji-datasource-google', style: 'Noto', use: 'img/google/64 PNGs + emoji.json', art: 'Noto Emoji, (c) Google', artLicence: 'Apache-2.0' },
+  twitter: { pkg: 'emoji-datasource-twitter', style: 'Twemoji', use: 'img/twitter/64 PNGs + emoji.json', art: 'Twemoji graphics, (c) Twitter, Inc. and other contributors', artLicence: 'CC-BY-4.0' },
+  fluent: {
+    pkg: '@lobehub/fluent-emoji-3d',
+    style: '3D Fluent',
+    use: 'assets/<codepoints>.webp (256 px), trimmed, fitted to 60 px and centred on 64',
+    art: 'Fluent Emoji 3D, (c) Microsoft',
+    artLicence: 'MIT',
+  },
 };
 const METADATA_PKG = 'emojibase-data';
+/** emoji.json (names, categories, skin variations) comes with every emoji-datasource pack. */
+const EMOJI_JSON_PKG = 'emoji-datasource-google';
 
 export const EMOJI_CREDITS = [
   'Noto Emoji: Apache-2.0, (c) Google (emoji-datasource-google).',
   'Twemoji graphics: (c) Twitter, Inc. and other contributors, licensed CC-BY 4.0 (https://creativecommons.org/licenses/by/4.0/); images were resized to 64x64 and composited on white (emoji-datasource-twitter).',
+  'Fluent Emoji 3D: MIT, (c) Microsoft (@lobehub/fluent-emoji-3d); images were trimmed, resized to 60 px, centred on 64x64 and composited on white.',
   'Labels and keywords: emojibase-data (MIT), from Unicode CLDR.',
 ];
+
+/** Fluent 3D art fills less of its frame than Noto or Twemoji: trimmed, it is fitted to this many pixels and centred. */
+export const FLUENT_FIT = 60;
 
 export interface EmojiBuildOptions {
   outDir: string;
@@ -126,7 +144,7 @@ const REGIONAL_INDICATOR = /^1F1(E[6-9A-F]|F[0-9A-F])$/;
 interface Variant {
   unified: string;
   image: string;
-  hasImg: (set: EmojiSet) => boolean;
+  hasImg: (set: string) => boolean;
   name: string;
 }
 
@@ -142,6 +160,33 @@ function listVariants(emojiJson: DatasourceEmoji[]): Variant[] {
     }
   }
   return out;
+}
+
+/** Finds each variant's picture in one set's package; undefined where the set has none. */
+function imageLocator(set: EmojiSet, dir: string): (v: Variant) => string | undefined {
+  if (set !== 'fluent') return (v) => (v.hasImg(set) ? path.join(dir, 'img', set, '64', v.image) : undefined);
+  // Fluent files are named by lowercase codepoints, some with FE0F and some without: join without it.
+  const byKey = new Map<string, string>();
+  for (const f of readdirSync(path.join(dir, 'assets'))) if (f.endsWith('.webp')) byKey.set(joinKey(f.slice(0, -5)), path.join(dir, 'assets', f));
+  return (v) => byKey.get(joinKey(v.unified));
+}
+
+/** A Fluent picture as 64x64 RGB on white: transparent margins trimmed, fitted to FLUENT_FIT, centred. */
+async function loadFluentRgb(file: string): Promise<Float32Array> {
+  const clear = { r: 255, g: 255, b: 255, alpha: 0 };
+  const pad = (EMOJI_IMAGE_SIZE - FLUENT_FIT) / 2;
+  const fitted = await sharp(file, { failOn: 'error' })
+    .ensureAlpha()
+    .trim()
+    .resize(FLUENT_FIT, FLUENT_FIT, { fit: 'contain', background: clear, kernel: 'lanczos3' })
+    .extend({ top: pad, bottom: pad, left: pad, right: pad, background: clear })
+    .png()
+    .toBuffer();
+  return loadImageRgb(fitted, EMOJI_IMAGE_SIZE, { fit: 'contain' });
+}
+
+function loadSetImage(set: EmojiSet, file: string): Promise<Float32Array> {
+  return set === 'fluent' ? loadFluentRgb(file) : loadImageRgb(file, EMOJI_IMAGE_SIZE, { fit: 'contain' });
 }
 
 /** The base concepts a smoke subset keeps: pinned first, then emoji.json order. */
@@ -170,7 +215,7 @@ const BATCH = 16;
 
 /** Builds DIR/<split>/<key>.png + <key>.txt and DIR/manifest.json; replaces DIR atomically. */
 export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<EmojiManifest> {
-  const sets = options.sets ?? [...EMOJI_SETS];
+  const sets = options.sets ?? [...DEFAULT_EMOJI_SETS];
   if (sets.length === 0) throw new UsageError(`sets must name at least one of ${EMOJI_SETS.join(', ')}`);
   for (const s of sets) if (!EMOJI_SETS.includes(s)) throw new UsageError(`unknown emoji set "${s}": expected one of ${EMOJI_SETS.join(', ')}`);
   if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) throw new UsageError(`limit must be a positive integer, got ${options.limit}`);
@@ -179,12 +224,18 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
   const metaDir = packageDir(METADATA_PKG);
   const meta = loadMetadata(metaDir);
   const setDirs = new Map(sets.map((s) => [s, packageDir(SET_INFO[s].pkg)] as const));
-  // The emoji-datasource packs share one emoji.json; read it from the first set's package.
-  const variants = listVariants(readJson<DatasourceEmoji[]>(path.join(setDirs.get(sets[0])!, 'emoji.json')));
+  // The emoji-datasource packs share one emoji.json, which also lists the emoji Fluent draws.
+  const variants = listVariants(readJson<DatasourceEmoji[]>(path.join(packageDir(EMOJI_JSON_PKG), 'emoji.json')));
   const keep = chooseConcepts(variants, options.limit);
   const chosen = keep ? variants.filter((v) => keep.has(baseKey(v.unified))) : variants;
 
-  const tasks = sets.flatMap((set) => chosen.filter((v) => v.hasImg(set)).map((v) => ({ set, v })));
+  const tasks = sets.flatMap((set) => {
+    const locate = imageLocator(set, setDirs.get(set)!);
+    return chosen.flatMap((v) => {
+      const file = locate(v);
+      return file === undefined ? [] : [{ set, v, file }];
+    });
+  });
   const counts = { train: emptyCounts(), 'val-images': emptyCounts(), 'val-concepts': emptyCounts(), total: emptyCounts() };
   const concepts = Object.fromEntries([...EMOJI_SPLITS, 'total'].map((s) => [s, new Set<string>()])) as Record<EmojiSplit | 'total', Set<string>>;
   const duplicatesDropped: Record<string, number> = Object.fromEntries(sets.map((s) => [s, 0]));
@@ -197,7 +248,7 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
     const seenPixels = new Map<EmojiSet, Set<string>>(sets.map((s) => [s, new Set<string>()]));
     for (let i = 0; i < tasks.length; i += BATCH) {
       const batch = tasks.slice(i, i + BATCH);
-      const pixels = await Promise.all(batch.map(({ set, v }) => loadImageRgb(path.join(setDirs.get(set)!, 'img', set, '64', v.image), EMOJI_IMAGE_SIZE, { fit: 'contain' })));
+      const pixels = await Promise.all(batch.map(({ set, file }) => loadSetImage(set, file)));
       const writes: Promise<void>[] = [];
       batch.forEach(({ set, v }, j) => {
         // Dedupe in task order, so the first of identical images is the one kept.
@@ -242,7 +293,10 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
       sets,
       limit: options.limit ?? null,
       sources: [
-        ...sets.map((s) => ({ package: SET_INFO[s].pkg, version: readJson<{ version: string }>(path.join(setDirs.get(s)!, 'package.json')).version, use: `img/${s}/64 PNGs + emoji.json; art: ${SET_INFO[s].art}`, licence: SET_INFO[s].artLicence })),
+        ...sets.map((s) => ({ package: SET_INFO[s].pkg, version: readJson<{ version: string }>(path.join(setDirs.get(s)!, 'package.json')).version, use: `${SET_INFO[s].use}; art: ${SET_INFO[s].art}`, licence: SET_INFO[s].artLicence })),
+        ...(sets.includes('google') // the google pack, listed above, is where emoji.json comes from
+          ? []
+          : [{ package: EMOJI_JSON_PKG, version: readJson<{ version: string }>(path.join(packageDir(EMOJI_JSON_PKG), 'package.json')).version, use: 'emoji.json only (codepoints, names, skin tones)', licence: 'MIT' }]),
         { package: METADATA_PKG, version: readJson<{ version: string }>(path.join(metaDir, 'package.json')).version, use: 'en/data.json labels and tags, en/messages.json subgroup names', licence: 'MIT' },
       ],
       splitRule: SPLIT_RULE,
