@@ -8,12 +8,14 @@
 #   STAGES="dvae encode" scripts/train-default.sh
 #   DVAE_STEPS=4000 DALLE_STEPS=6000 scripts/train-default.sh
 #   DALLE_WORKERS=2 scripts/train-default.sh  # transformer data-parallel on 2 idle cores (wasm/cpu)
+#   SETS=google,twitter,fluent scripts/train-default.sh  # add Fluent Emoji 3D as a third art style
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN=${RUN:-runs/default}
 DATA=${DATA:-data/emoji}
 TOKENS=${TOKENS:-data/emoji-tokens}
+SETS=${SETS:-google,twitter}  # dalle-data emoji --sets (fluent: Fluent Emoji 3D, MIT)
 DVAE_STEPS=${DVAE_STEPS:-1600}
 DALLE_STEPS=${DALLE_STEPS:-3000}
 CLIP_STEPS=${CLIP_STEPS:-400}
@@ -39,8 +41,12 @@ stage() {
 }
 
 stage_data() {
-  [ -f "$DATA/manifest.json" ] && { echo "$DATA exists" >&2; return; }
-  bin data dalle-data emoji --out "$DATA"
+  if [ -f "$DATA/manifest.json" ]; then
+    local built; built=$(json_field "$DATA/manifest.json" sets)
+    [ "$built" = "$SETS" ] || { echo "$DATA holds the sets $built, not SETS=$SETS: remove it or set DATA to another folder" >&2; exit 2; }
+    echo "$DATA exists" >&2; return
+  fi
+  bin data dalle-data emoji --out "$DATA" --sets "$SETS"
 }
 
 stage_tokenizer() {
