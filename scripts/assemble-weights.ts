@@ -2,6 +2,8 @@
 // (tokenizer/, dvae/, transformer/, clip/), stores the transformer's and CLIP's floats as F16, and writes manifest.json
 // (data and licences, configs, steps, wall time, metrics, sha256 per file). Writes atomically.
 // Usage: tsx scripts/assemble-weights.ts --run runs/default [--out weights] [--eval docs/eval/eval.json]
+//   [--data data/emoji[,data/emoji-fluent]]  the dataset folder(s) the parts were trained on: their
+//                                      manifests give the sources, counts and licences recorded
 //   [--transformer DIR] [--clip DIR]   parts from other exports than $RUN/export/<part> (e.g. a warm-started run)
 //   [--sampling '{"condScale": 2}']    sampler settings recommended for these weights (manifest "sampling"),
 //                                      which dalle-sample and dalle-eval use unless flags say otherwise
@@ -96,7 +98,23 @@ const times = Object.fromEntries(
     .map((l) => l.split('\t'))
     .map(([stage, secs]) => [stage, Number(secs)]),
 );
-const dataset = await readJson<Record<string, any>>(path.join(values.data!, 'manifest.json'));
+const dataDirs = values.data!.split(',').filter(Boolean);
+const datasets: Record<string, any>[] = [];
+for (const dir of dataDirs) {
+  const m = await readJson<Record<string, any>>(path.join(dir, 'manifest.json'));
+  if (!m) {
+    console.error(`assemble-weights: ${dir}/manifest.json is missing: build it with dalle-data emoji (--data names the training datasets)`);
+    process.exit(2);
+  }
+  datasets.push(m);
+}
+const STYLE_NAMES: Record<string, string> = { google: 'Noto', twitter: 'Twemoji', fluent: 'Fluent 3D' };
+/** The first of each key, in order (the first dataset's source entry is the fuller one). */
+function unique<T>(xs: T[], key: (x: T) => string): T[] {
+  const seen = new Set<string>();
+  return xs.filter((x) => !seen.has(key(x)) && (seen.add(key(x)), true));
+}
+const styles = datasets.flatMap((d) => (d.sets ?? []) as string[]).map((s) => STYLE_NAMES[s] ?? s);
 const evalResults = values.eval ? await readJson<Record<string, unknown>>(values.eval) : undefined;
 const history = await readJson<Record<string, unknown>>(path.join(run, 'history.json'));
 
@@ -118,20 +136,16 @@ await writeDirAtomic(values.out!, async (tmp) => {
     name: 'dalle-ts emoji-64',
     version: new Date().toISOString().slice(0, 10),
     description: 'Default weights: 64x64 emoji from captions. Small and CPU-trained; see README for metrics and limits.',
-    data: dataset && {
-      kind: dataset.kind,
-      sources: dataset.sources,
-      counts: dataset.counts ?? dataset.splits,
-      splitRule: dataset.splitRule,
-      trainedOn: 'train split (Noto + Twemoji); evaluated on val-images',
+    data: {
+      kind: datasets[0].kind,
+      sources: unique(datasets.flatMap((d) => d.sources ?? []), (s: any) => `${s.package}@${s.version}`),
+      counts: Object.fromEntries(datasets.map((d, i) => [dataDirs[i], d.counts ?? d.splits])),
+      splitRule: datasets[0].splitRule,
+      trainedOn: `train split (${styles.join(' + ')}); evaluated on val-images; \`training\` says which part saw which`,
     },
     licences: {
       weights: 'Apache-2.0 (this project)',
-      trainingData: [
-        'Noto Emoji: Apache-2.0, (c) Google',
-        'Twemoji graphics: CC-BY 4.0, (c) Twitter, Inc. and other contributors; images were resized to 64x64 and composited on white',
-        'emojibase-data: MIT (labels and keywords used in captions)',
-      ],
+      trainingData: unique(datasets.flatMap((d) => (d.credits ?? []) as string[]), (c) => c),
     },
     parts,
     sampling,
