@@ -13,6 +13,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSafetensors, sha256File, writeDirAtomic, encodeSafetensors } from '@dalle/core';
+import { EMOJI_SET_STYLES } from '@dalle/data';
 import { parseModelSampling } from '@dalle/sampler';
 
 const { values } = parseArgs({
@@ -108,13 +109,12 @@ for (const dir of dataDirs) {
   }
   datasets.push(m);
 }
-const STYLE_NAMES: Record<string, string> = { google: 'Noto', twitter: 'Twemoji', fluent: 'Fluent 3D' };
 /** The first of each key, in order (the first dataset's source entry is the fuller one). */
 function unique<T>(xs: T[], key: (x: T) => string): T[] {
   const seen = new Set<string>();
   return xs.filter((x) => !seen.has(key(x)) && (seen.add(key(x)), true));
 }
-const styles = datasets.flatMap((d) => (d.sets ?? []) as string[]).map((s) => STYLE_NAMES[s] ?? s);
+const styles = datasets.flatMap((d) => (d.sets ?? []) as string[]).map((s) => EMOJI_SET_STYLES[s as keyof typeof EMOJI_SET_STYLES] ?? s);
 const evalResults = values.eval ? await readJson<Record<string, unknown>>(values.eval) : undefined;
 const history = await readJson<Record<string, unknown>>(path.join(run, 'history.json'));
 

@@ -36,6 +36,8 @@ const SET_INFO: Record<EmojiSet, SetInfo> = {
     artLicence: 'MIT',
   },
 };
+/** The style name each set's captions use ("an avocado, Noto emoji style"). */
+export const EMOJI_SET_STYLES = Object.fromEntries(EMOJI_SETS.map((s) => [s, SET_INFO[s].style])) as Record<EmojiSet, EmojiStyle>;
 const METADATA_PKG = 'emojibase-data';
 /** emoji.json (names, categories, skin variations) comes with every emoji-datasource pack. */
 const EMOJI_JSON_PKG = 'emoji-datasource-google';
@@ -144,7 +146,7 @@ const REGIONAL_INDICATOR = /^1F1(E[6-9A-F]|F[0-9A-F])$/;
 interface Variant {
   unified: string;
   image: string;
-  hasImg: (set: string) => boolean;
+  hasImg: (set: EmojiSet) => boolean;
   name: string;
 }
 
