@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { fnv1a32 } from '@dalle/core';
-import { FLUENT_FIT, PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, cleanLabel, emojiCaptions, withArticle, type EmojiManifest } from '@dalle/data';
+import { FLUENT_FIT, PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, fluentKey, cleanLabel, emojiCaptions, withArticle, type EmojiManifest } from '@dalle/data';
 import { FAST } from '../helpers/timeouts.ts';
 import { makeTempDir } from './fixtures.ts';
 
@@ -139,6 +139,15 @@ describe('data/emoji-dataset', function () {
       }
       assert.equal(seen, fluent.counts.total.images);
       assert.ok(seen >= 12, `${seen} pictures`);
+    });
+
+    it('joins Fluent file names to emoji.json codepoints: case, FE0F and the subdivision flags', () => {
+      assert.equal(fluentKey('1f951'), fluentKey('1F951'));
+      assert.equal(fluentKey('0023-fe0f-20e3'), fluentKey('0023-20E3'));
+      assert.equal(fluentKey('2764-fe0f-200d-1f525'), fluentKey('2764-FE0F-200D-1F525'));
+      // England: emoji.json 1F3F4-E0067-E0062-E0065-E006E-E0067-E007F, Fluent 1f3f4-e0067_e0062_e0065_e006e_e0067.webp
+      assert.equal(fluentKey('1f3f4-e0067_e0062_e0065_e006e_e0067'), fluentKey('1F3F4-E0067-E0062-E0065-E006E-E0067-E007F'));
+      assert.notEqual(fluentKey('1f3f4'), fluentKey('1F3F4-E0067-E0062-E0065-E006E-E0067-E007F'));
     });
 
     it('captions the style as 3D Fluent and credits Microsoft and the emoji.json it joins on', async () => {

@@ -167,10 +167,18 @@ function listVariants(emojiJson: DatasourceEmoji[]): Variant[] {
 /** Finds each variant's picture in one set's package; undefined where the set has none. */
 function imageLocator(set: EmojiSet, dir: string): (v: Variant) => string | undefined {
   if (set !== 'fluent') return (v) => (v.hasImg(set) ? path.join(dir, 'img', set, '64', v.image) : undefined);
-  // Fluent files are named by lowercase codepoints, some with FE0F and some without: join without it.
   const byKey = new Map<string, string>();
-  for (const f of readdirSync(path.join(dir, 'assets'))) if (f.endsWith('.webp')) byKey.set(joinKey(f.slice(0, -5)), path.join(dir, 'assets', f));
-  return (v) => byKey.get(joinKey(v.unified));
+  for (const f of readdirSync(path.join(dir, 'assets'))) if (f.endsWith('.webp')) byKey.set(fluentKey(f.slice(0, -5)), path.join(dir, 'assets', f));
+  return (v) => byKey.get(fluentKey(v.unified));
+}
+
+/**
+ * The key that joins a Fluent file name to an emoji.json codepoint sequence. Fluent names are
+ * lowercase, with or without FE0F, and the subdivision flags (England, Scotland, Wales) join their
+ * tag characters with "_" and drop the cancel tag E007F.
+ */
+export function fluentKey(codepoints: string): string {
+  return joinKey(codepoints.replace(/_/g, '-')).replace(/-E007F$/, '');
 }
 
 /** A Fluent picture as 64x64 RGB on white: transparent margins trimmed, fitted to FLUENT_FIT, centred. */
