@@ -28,6 +28,9 @@ STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
 # Prints a dotted field of a JSON file (empty when missing).
 json_field() { node -e 'let v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); for (const k of process.argv[2].split(".")) v = v?.[k]; process.stdout.write(v == null ? "" : String(v));' "$1" "$2"; }
+# The identity of the dVAE whose codes a dVAE folder produces: a decoder-only fine-tune
+# (dvae-train --decoder-only) records the model it kept the codes of; any other, its own.
+codes_id() { local c; c=$(json_field "$1/config.json" info.codesFrom); [ -n "$c" ] || c=$(json_field "$1/config.json" info.identity); printf '%s' "$c"; }
 mkdir -p "$RUN"
 
 # Runs stage $1 (a shell function) unless it is not in $STAGES; records its wall time.
@@ -95,8 +98,8 @@ stage_transformer() {
     local carry=()
     local shipped_id
     shipped_id=$(json_field weights/transformer/config.json info.dvaeId)
-    if [ "$(json_field "$RUN/export/dvae/config.json" info.identity)" != "$shipped_id" ]; then
-      if [ -f weights/dvae/config.json ] && [ "$(json_field weights/dvae/config.json info.identity)" = "$shipped_id" ]; then
+    if [ "$(codes_id "$RUN/export/dvae")" != "$shipped_id" ]; then
+      if [ -f weights/dvae/config.json ] && [ "$(codes_id weights/dvae)" = "$shipped_id" ]; then
         local old="$TOKENS/train-shipped-dvae" mirror=()
         [ "$MIRROR" = 1 ] && mirror=(--mirror)
         [ -f "$old/manifest.json" ] || bin dvae dvae-encode --dvae weights/dvae --tokenizer "$RUN/tokenizer" --data "$DATA/train" --out "$old" "${mirror[@]}" --group-by emoji

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { trainTextTokenizer } from '@dalle/data';
 import { CLI } from '../helpers/timeouts.ts';
 import { runBin, writeImageFolder } from './fixtures.ts';
 
@@ -55,5 +56,27 @@ describe('dvae-train command', function () {
     assert.equal(cfg.kind, 'dalle-dvae');
     await fsp.access(path.join(exp, 'model.safetensors'));
     await fsp.access(path.join(short, 'samples', 'step-3.png'));
+
+    // A decoder-only fine-tune of the export keeps its codes: dvae-encode records the export's identity.
+    const data = ['--data', path.join(dir, 'data'), '--batch-size', '3', '--warmup-steps', '1'];
+    const noInit = await runBin('dvae-train', [...data, '--decoder-only', '--out', path.join(dir, 'x')]);
+    assert.equal(noInit.code, 2);
+    assert.match(noInit.stderr, /--decoder-only trains the decoder on the codes of a trained encoder: give the model with --init/);
+    const both = await runBin('dvae-train', [...data, '--init', exp, '--resume', short]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--init starts a new run and --resume continues one: give one of them/);
+    const ft = path.join(dir, 'export-ft');
+    const tuned = await runBin('dvae-train', [...data, '--init', exp, '--decoder-only', '--steps', '2', '--out', path.join(dir, 'ft'), '--export', ft]);
+    assert.equal(tuned.code, 0, tuned.stderr);
+    assert.match(tuned.stdout, new RegExp(`codes of ${cfg.info.identity.slice(0, 16)}`));
+    const ftInfo = JSON.parse(await fsp.readFile(path.join(ft, 'config.json'), 'utf8')).info;
+    assert.equal(ftInfo.codesFrom, cfg.info.identity);
+    assert.equal(ftInfo.decoderOnly, true);
+    assert.notEqual(ftInfo.identity, cfg.info.identity);
+    const tok = path.join(dir, 'tok');
+    await trainTextTokenizer(['a box number 1', 'the box 2'], { outDir: tok, vocabSize: 300 });
+    const enc = await runBin('dvae-encode', ['--dvae', ft, '--tokenizer', tok, '--data', path.join(dir, 'data'), '--out', path.join(dir, 'tokens')]);
+    assert.equal(enc.code, 0, enc.stderr);
+    assert.equal(JSON.parse(await fsp.readFile(path.join(dir, 'tokens', 'manifest.json'), 'utf8')).dvaeId, cfg.info.identity);
   });
 });

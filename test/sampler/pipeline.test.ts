@@ -1,10 +1,11 @@
 // loadPipeline on a tiny weights folder built by the other packages: agreement checks naming the
 // first mismatch, reproducible generation, and tensors freed across calls and on dispose().
 import { UsageError } from '@dalle/core';
+import { loadDvae, saveDvae, trainDvae } from '@dalle/dvae';
 import { generate, loadPipeline, type Reranker } from '@dalle/sampler';
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { expectNoLeak } from '../helpers/memory.ts';
@@ -83,6 +84,20 @@ describe('sampler/pipeline', function () {
       await assert.rejects(loadPipeline(dirs[i], { clip: 'none' }), (e: Error) => e instanceof UsageError && re.test(e.message), re.source);
     }
     assert.equal(tf.memory().numTensors, before, 'a refused folder leaves no tensors behind');
+    // dvae/ replaced by a decoder-only fine-tune of itself: same codes, accepted; by a full
+    // fine-tune (the encoder moves): refused, since the transformer knows the old codes.
+    const base = await loadDvae(path.join(weights.dir, 'dvae'));
+    const images = Array.from({ length: 3 }, (_, i) => new Float32Array(weights.imageSize * weights.imageSize * 3).fill(i / 3));
+    for (const decoderOnly of [true, false]) {
+      const tuned = await trainDvae({ images, init: base, train: { decoderOnly, steps: 2, batchSize: 3, warmupSteps: 0, lr: 1e-2 } });
+      const copy = path.join(root, `dvae-${decoderOnly ? 'decoder' : 'full'}`);
+      cpSync(weights.dir, copy, { recursive: true });
+      await saveDvae(path.join(copy, 'dvae'), tuned.dvae);
+      tuned.dvae.dispose();
+      if (decoderOnly) await (await loadPipeline(copy, { clip: 'none' })).dispose();
+      else await assert.rejects(loadPipeline(copy, { clip: 'none' }), /dVAE identity: dvae\/ has "[0-9a-f]{64}" but transformer\/ \(trained on codes of\) has/);
+    }
+    base.dispose();
     await assert.rejects(loadPipeline(weights.dir), /no CLIP model at .*clip: pass --clip none/);
     await assert.rejects(loadPipeline(path.join(root, 'nothing')), /does not exist/);
     await assert.rejects(loadPipeline(weights.dir, { clip: path.join(root, 'no-clip') }), /no CLIP folder at .*no-clip/);

@@ -23,10 +23,16 @@ export interface ImageTokenizer {
 export class Dvae implements ImageTokenizer {
   readonly config: DvaeConfig;
   readonly params: DvaeParams;
+  /**
+   * For a decoder-only fine-tune: the identity of the dVAE whose encoder (and so whose codes) this
+   * one kept, which token datasets and transformers record. Undefined for a model with its own codes.
+   */
+  readonly codesFrom?: string;
 
-  constructor(config: DvaeConfig, params: DvaeParams) {
+  constructor(config: DvaeConfig, params: DvaeParams, options: { codesFrom?: string } = {}) {
     this.config = resolveDvaeConfig(config);
     this.params = params;
+    this.codesFrom = options.codesFrom;
   }
 
   /** A freshly initialised model (deterministic in `seed`). */

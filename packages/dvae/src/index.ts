@@ -14,9 +14,9 @@ export {
   type DvaePresetName,
   type ReconLoss,
 } from './config.ts';
-export { initDvaeParams, dvaeParamShapes, countParams, type DvaeParams } from './params.ts';
+export { initDvaeParams, dvaeParamShapes, countParams, isEncoderKey, type DvaeParams } from './params.ts';
 export { Dvae, type ImageTokenizer } from './dvae.ts';
-export { saveDvae, loadDvae, dvaeIdentity, checkDvaeConfigMatch, DVAE_KIND, DVAE_FORMAT_VERSION } from './io.ts';
+export { saveDvae, loadDvae, dvaeIdentity, dvaeCodesId, encoderIdentity, checkDvaeConfigMatch, DVAE_KIND, DVAE_FORMAT_VERSION } from './io.ts';
 export { gumbelSoftmax, type GumbelOptions } from './gumbel.ts';
 export { reconstructionLoss, klToUniform, codePerplexity, psnr } from './loss.ts';
 // The optimizer moved to @dalle/core; the old names stay for callers of this package.
@@ -30,7 +30,7 @@ export {
   klWeightAt,
   type DvaeTrainConfig,
 } from './train-config.ts';
-export { dvaeLoss, trainStep, type StepSettings, type StepMetrics } from './train-step.ts';
+export { dvaeLoss, decoderLoss, trainableParams, trainStep, type StepSettings, type StepMetrics } from './train-step.ts';
 export {
   trainDvae,
   evaluateDvae,

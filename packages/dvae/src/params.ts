@@ -7,6 +7,11 @@ import { groupWidth, numDownsamples, type DvaeConfig } from './config.ts';
 
 export type DvaeParams = Record<string, tf.Variable>;
 
+/** True for the encoder's weights ("enc.*"), which alone decide an image's codes. */
+export function isEncoderKey(key: string): boolean {
+  return key.startsWith('enc.');
+}
+
 /** A kernel/bias pair of a 2-D convolution, NHWC; kernel is [k, k, inChannels, outChannels]. */
 export interface ConvParams {
   kernel: tf.Variable<tf.Rank.R4>;

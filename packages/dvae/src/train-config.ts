@@ -22,6 +22,11 @@ export interface DvaeTrainConfig {
   temperatureAnnealFraction: number;
   /** Straight-through codes: one-hot in the forward pass, relaxed gradient. */
   hard: boolean;
+  /**
+   * Train only the codebook and decoder on the frozen encoder's hard codes (no Gumbel noise, no
+   * KL): every image keeps its codes, so a transformer trained on them still fits the model.
+   */
+  decoderOnly: boolean;
   /** beta: KL weight, relative to the reconstruction NLL summed over pixel values (DALL-E: 6.6). */
   klWeight: number;
   /** Fraction of the run over which beta rises from 0 (cosine ramp). */
@@ -48,6 +53,7 @@ export const DVAE_TRAIN_DEFAULTS: DvaeTrainConfig = {
   temperatureEnd: 1 / 16, // DALL-E's end: close to one-hot, so decoding hard codes matches training
   temperatureAnnealFraction: 0.8, // leaves the last 20% of steps at the final tau to settle
   hard: false, // DALL-E trains with soft relaxed codes
+  decoderOnly: false, // a new dVAE learns its codes; the decoder-only fine-tune is for a trained one
   // DALL-E's final beta is 6.6 with its logit-Laplace NLL. With mse on emoji-64 (val-images), beta 0
   // collapsed onto 14 of 512 codes (perplexity 9.7, 17.5 dB after 1,600 steps), while beta 1 used
   // 46 codes (perplexity 32) at 17.3 dB after 800 steps; on a 4-image overfit, where a few codes
@@ -88,6 +94,7 @@ export function resolveDvaeTrainConfig(partial: Partial<DvaeTrainConfig> = {}): 
   checkNumber('temperatureEnd', c.temperatureEnd, 0, c.temperatureStart, false, true);
   checkNumber('temperatureAnnealFraction', c.temperatureAnnealFraction, 0, 1, false);
   if (typeof c.hard !== 'boolean') throw new UsageError(`hard must be true or false, got ${String(c.hard)}`);
+  if (typeof c.decoderOnly !== 'boolean') throw new UsageError(`decoderOnly must be true or false, got ${String(c.decoderOnly)}`);
   checkNumber('klWeight', c.klWeight, 0, 1e6, false);
   checkNumber('klWarmupFraction', c.klWarmupFraction, 0, 1, false);
   checkNumber('seed', c.seed, 0, 2 ** 32 - 1, true);

@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import { AdamW, contactSheet, decodeSafetensors, encodeSafetensors, Rng, UsageError, writeFileAtomic, yieldToEventLoop, type RngState } from '@dalle/core';
 import { resolveDvaeConfig, type DvaeConfig } from './config.ts';
 import { Dvae } from './dvae.ts';
-import { checkDvaeConfigMatch, loadDvae, saveDvae } from './io.ts';
+import { checkDvaeConfigMatch, dvaeCodesId, loadDvae, saveDvae } from './io.ts';
 import { psnr } from './loss.ts';
 import { DVAE_ADAM, klWeightAt, learningRateAt, resolveDvaeTrainConfig, temperatureAt, type DvaeTrainConfig } from './train-config.ts';
 import { variableFrom } from './params.ts';
-import { trainStep, type StepMetrics } from './train-step.ts';
+import { trainableParams, trainStep, type StepMetrics } from './train-step.ts';
 
 /** Training images: HWC RGB of imageSize^2 * 3 values, bytes (0..255) or floats in [0, 1]. */
 export type TrainImages = readonly (Uint8Array | Float32Array)[];
@@ -230,7 +230,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
       dvae.dispose();
       throw new UsageError(`${ckpt} was trained on ${saved.dataSize} images but ${args.images.length} were given: resume needs the same training data (and --limit)`);
     }
-    adam = new AdamW(dvae.params, DVAE_ADAM);
+    adam = new AdamW(trainableParams(dvae, state.train.decoderOnly), DVAE_ADAM);
     const { tensors } = decodeSafetensors(await fsp.readFile(path.join(ckpt, OPTIMIZER_FILE)), path.join(ckpt, OPTIMIZER_FILE));
     adam.loadState({ step: saved.adamStep, tensors }, ckpt);
     await truncateLog(path.join(args.runDir, LOG_FILE), state.step);
@@ -239,14 +239,17 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
     if (args.init) {
       const cfg = resolveDvaeConfig({ ...args.init.config, ...args.config });
       checkDvaeConfigMatch(args.init.config, cfg, 'the --init model');
-      dvae = new Dvae(cfg, Object.fromEntries(Object.entries(args.init.params).map(([k, v]) => [k, variableFrom(v.clone())])));
+      // A decoder-only fine-tune keeps the init model's codes, and says so.
+      const codesFrom = train.decoderOnly ? dvaeCodesId(args.init) : undefined;
+      dvae = new Dvae(cfg, Object.fromEntries(Object.entries(args.init.params).map(([k, v]) => [k, variableFrom(v.clone())])), { codesFrom });
     } else {
+      if (train.decoderOnly) throw new UsageError('decoderOnly trains the decoder on the codes of a trained encoder: start from one (--init)');
       dvae = Dvae.create(resolveDvaeConfig(args.config), train.seed);
     }
     const rng = new Rng(train.seed);
     state = { step: 0, train, rng: rng.state(), cursor: { epoch: 0, index: 0, epochSeed: rng.nextUint32() }, imagesSeen: 0, dataSize: args.images.length };
     state.rng = rng.state();
-    adam = new AdamW(dvae.params, DVAE_ADAM);
+    adam = new AdamW(trainableParams(dvae, train.decoderOnly), DVAE_ADAM);
     if (args.runDir) {
       const existing = await latestCheckpoint(args.runDir);
       if (existing) throw new UsageError(`${args.runDir} already holds a run (${existing}); resume it or choose another --out`);
@@ -303,7 +306,7 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
         break;
       }
       const s = state.step;
-      const settings = { lr: learningRateAt(train, s), temperature: temperatureAt(train, s), klWeight: klWeightAt(train, s), hard: train.hard, noiseSeed: rng.nextUint32() };
+      const settings = { lr: learningRateAt(train, s), temperature: temperatureAt(train, s), klWeight: klWeightAt(train, s), hard: train.hard, noiseSeed: rng.nextUint32(), decoderOnly: train.decoderOnly };
       const x = batchTensor(nextBatch(), cfg.imageSize);
       let metrics: StepMetrics;
       try {

@@ -3,7 +3,7 @@
 // many prompts can reuse them (dalle-sample, dalle-eval).
 import { clipScorerAdapter } from './clip-adapter.ts';
 import { encodeText, loadTextTokenizer, type TextTokenizer } from '@dalle/data';
-import { dvaeIdentity, loadDvae, type Dvae } from '@dalle/dvae';
+import { dvaeCodesId, loadDvae, type Dvae } from '@dalle/dvae';
 import { disposeTransformer, imageSeqLen, loadTransformer, type TransformerModel } from '@dalle/transformer';
 import * as path from 'node:path';
 import type { Pipeline } from './generate.ts';
@@ -41,7 +41,7 @@ export async function loadPipeline(weightsDir: string = DEFAULT_WEIGHTS_DIR, opt
     checkPartsAgree({
       manifest,
       tokenizer: { vocabSize: tokenizer.vocabSize, padId: tokenizer.padId, identity: tokenizer.identity },
-      dvae: { codebookSize: dvae.codebookSize, gridSize: dvae.gridSize, imageSize: dvae.imageSize, identity: () => dvaeIdentity(dvae!) },
+      dvae: { codebookSize: dvae.codebookSize, gridSize: dvae.gridSize, imageSize: dvae.imageSize, identity: () => dvaeCodesId(dvae!) },
       transformer: {
         textSeqLen: cfg.textSeqLen,
         textVocabSize: cfg.textVocabSize,

@@ -31,7 +31,7 @@ export interface WeightsManifest {
 /** What each part says about itself, as far as agreement goes. */
 export interface PartFacts {
   tokenizer: { vocabSize: number; padId: number; identity: string };
-  /** identity: computed only when the transformer records the dVAE it was trained with. */
+  /** identity: of the dVAE whose codes it produces (dvaeCodesId), computed only when the transformer records the dVAE it was trained with. */
   dvae: { codebookSize: number; gridSize: number; imageSize: number; identity?: () => string };
   transformer: {
     textSeqLen: number;

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { contactSheet, createCommand, parseIntOption, Progress, runCli, setupBackend, tensorToPngs, UsageError, writeFileAtomic, writeDirAtomic } from '@dalle/core';
 import { openTokenDataset } from '@dalle/data';
 import * as tf from '@tensorflow/tfjs-core';
-import { dvaeIdentity, loadDvae } from '../io.ts';
+import { dvaeCodesId, loadDvae } from '../io.ts';
 
 interface Options {
   backend?: string;
@@ -70,7 +70,7 @@ const program = createCommand('dvae-decode', 'Decode dVAE image-code grids to PN
         grids = await readCodesFile(opts.codes, N);
       } else {
         // The dataset must come from this very dVAE; other codes decode to noise.
-        const ds = await openTokenDataset(opts.dataset!, { gridSize: dvae.gridSize, codebookSize: dvae.codebookSize, dvaeId: dvaeIdentity(dvae) });
+        const ds = await openTokenDataset(opts.dataset!, { gridSize: dvae.gridSize, codebookSize: dvae.codebookSize, dvaeId: dvaeCodesId(dvae) });
         if (opts.start >= ds.size) throw new UsageError(`--start ${opts.start} is past the dataset's ${ds.size} records`);
         const end = Math.min(ds.size, opts.start + (opts.limit ?? ds.size));
         grids = [];

@@ -4,7 +4,7 @@ import { createCommand, parseIntOption, Progress, runCli, setupBackend, UsageErr
 import { encodeText, GROUP_RULE_HELP, groupKeyFunction, loadTextTokenizer, mirrorCaption, mirrorImage, openImageSource, TokenDatasetWriter } from '@dalle/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchTensor } from '../trainer.ts';
-import { dvaeIdentity, loadDvae } from '../io.ts';
+import { dvaeCodesId, loadDvae } from '../io.ts';
 
 interface Options {
   backend?: string;
@@ -46,7 +46,7 @@ const program = createCommand('dvae-encode', 'Encode captioned images into a tok
         gridSize: dvae.gridSize,
         codebookSize: dvae.codebookSize,
         textVocabSize: tok.vocabSize,
-        dvaeId: dvaeIdentity(dvae),
+        dvaeId: dvaeCodesId(dvae),
         tokenizerId: tok.identity,
       };
       if (opts.verbose) console.error(`token dataset: ${JSON.stringify(info)}`);

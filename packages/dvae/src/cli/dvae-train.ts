@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { createCommand, interruptOnSigint, formatDuration, parseFloatOption, parseIntOption, Progress, readModelConfig, runCli, setupBackend, UsageError, type FitMode } from '@dalle/core';
 import type { Command } from 'commander';
 import { dvaePreset, DVAE_PRESETS, imageSeqLen, resolveDvaeConfig, type DvaeConfig } from '../config.ts';
-import { dvaeIdentity, DVAE_FORMAT_VERSION, DVAE_KIND, saveDvae } from '../io.ts';
+import { checkDvaeConfigMatch, dvaeCodesId, dvaeIdentity, DVAE_FORMAT_VERSION, DVAE_KIND, loadDvae, saveDvae } from '../io.ts';
 import { loadImageArray } from '../image-data.ts';
 import { resolveDvaeTrainConfig, type DvaeTrainConfig } from '../train-config.ts';
 import { latestCheckpoint, trainDvae, TRAINER_STATE_FILE } from '../trainer.ts';
@@ -25,7 +25,7 @@ const MODEL_OPTIONS: Record<string, keyof DvaeConfig> = {
 /** CLI option -> DvaeTrainConfig field (names match, so --kl-weight -> klWeight). */
 const TRAIN_OPTIONS: (keyof DvaeTrainConfig)[] = [
   'steps', 'batchSize', 'lr', 'lrMin', 'warmupSteps', 'temperatureStart', 'temperatureEnd', 'temperatureAnnealFraction',
-  'hard', 'klWeight', 'klWarmupFraction', 'seed', 'logEvery', 'checkpointEvery', 'valEvery', 'keepCheckpoints',
+  'hard', 'decoderOnly', 'klWeight', 'klWarmupFraction', 'seed', 'logEvery', 'checkpointEvery', 'valEvery', 'keepCheckpoints',
 ];
 
 const int = (name: string, min: number, max?: number) => parseIntOption(name, min, max);
@@ -36,6 +36,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
   .option('--val <spec>', 'validation images (PSNR through hard codes, code usage, sample sheets)')
   .option('--out <dir>', 'run folder for a new run: checkpoints/, samples/, log.jsonl', 'runs/dvae')
   .option('--resume <dir>', 'continue the run in this folder from its latest checkpoint (same schedule, data order and RNG)')
+  .option('--init <dir>', 'start a new run from this dVAE model folder (its config; model flags must agree)')
   .option('--preset <name>', `model preset: ${Object.keys(DVAE_PRESETS).join(', ')}`, 'emoji-64')
   .option('--image-size <n>', 'override the preset: image side in pixels (power of 2)', int('--image-size', 8))
   .option('--downsample-factor <n>', 'override the preset: 4, 8 or 16', int('--downsample-factor', 4, 16))
@@ -53,6 +54,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
   .option('--temperature-end <x>', 'temperature after the anneal (DALL-E: 0.0625)', num('--temperature-end', 0, 100, true))
   .option('--temperature-anneal-fraction <x>', 'fraction of the run over which the temperature decays', num('--temperature-anneal-fraction', 0, 1))
   .option('--hard', 'straight-through codes (one-hot forward, relaxed gradient)')
+  .option('--decoder-only', 'with --init: train only the codebook and decoder on the frozen encoder\'s hard codes, so every image keeps its codes and a transformer trained on them still fits')
   .option('--kl-weight <x>', 'beta: weight of KL(q || uniform), relative to the NLL summed over pixel values', num('--kl-weight', 0, 1e6))
   .option('--kl-warmup-fraction <x>', 'fraction of the run over which beta ramps up from 0', num('--kl-warmup-fraction', 0, 1))
   .option('--seed <n>', 'seed of init, data order and Gumbel noise', int('--seed', 0, 2 ** 32 - 1))
@@ -73,6 +75,9 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
     for (const field of TRAIN_OPTIONS) if (opts[field] !== undefined) (trainOverrides as Record<string, unknown>)[field] = opts[field];
 
     const resumeDir = opts.resume as string | undefined;
+    const initDir = opts.init as string | undefined;
+    if (resumeDir && initDir) throw new UsageError('--init starts a new run and --resume continues one: give one of them');
+    if (!resumeDir && !initDir && opts.decoderOnly) throw new UsageError('--decoder-only trains the decoder on the codes of a trained encoder: give the model with --init');
     let runDir: string;
     let config: DvaeConfig;
     let train: DvaeTrainConfig;
@@ -89,6 +94,13 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
         }
       }
       runDir = resumeDir;
+    } else if (initDir) {
+      if (fromCli('preset')) throw new UsageError('--preset cannot be combined with --init (the model folder holds the config)');
+      const initConfig = resolveDvaeConfig((await readModelConfig<DvaeConfig>(initDir, { kind: DVAE_KIND, formatVersion: DVAE_FORMAT_VERSION })).config);
+      checkDvaeConfigMatch(initConfig, modelOverrides, initDir);
+      config = initConfig;
+      train = resolveDvaeTrainConfig(trainOverrides);
+      runDir = opts.out as string;
     } else {
       config = resolveDvaeConfig({ ...dvaePreset(opts.preset as string), ...modelOverrides });
       train = resolveDvaeTrainConfig(trainOverrides);
@@ -108,6 +120,8 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
     const images = await load(opts.data as string, 'train', opts.limit as number | undefined);
     const val = opts.val ? await load(opts.val as string, 'val') : undefined;
 
+    const init = initDir ? await loadDvae(initDir) : undefined;
+    if (init) console.error(`init: ${initDir} (identity ${dvaeIdentity(init).slice(0, 16)}...)${train.decoderOnly ? `; decoder only, keeping the codes of ${dvaeCodesId(init).slice(0, 16)}...` : ''}`);
     const interrupt = interruptOnSigint();
     const progress = new Progress({ total: train.steps, label: 'dvae', unit: 'step' });
     try {
@@ -115,6 +129,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
         images,
         val,
         config: resumeDir ? modelOverrides : config,
+        init,
         train,
         runDir,
         resume: Boolean(resumeDir),
@@ -123,7 +138,8 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
           progress.set(s.step);
           if (s.step > 0) console.error(`resuming at step ${s.step} of ${s.train.steps}`);
         },
-        onStep: (l) => progress.tick(1, { loss: l.loss, psnr: l.psnr, ppl: l.perplexity, tau: l.temperature }),
+        // A decoder-only step decodes hard codes: no temperature to show.
+        onStep: (l) => progress.tick(1, train.decoderOnly ? { loss: l.loss, psnr: l.psnr, ppl: l.perplexity } : { loss: l.loss, psnr: l.psnr, ppl: l.perplexity, tau: l.temperature }),
         onVal: (v) => console.error(`\nstep ${v.step}: hard-code PSNR ${v.psnr.toFixed(2)} dB, ${v.codesUsed} codes used, perplexity ${v.perplexity.toFixed(1)}`),
       });
       progress.finish();
@@ -135,8 +151,10 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
         const params = countParams(r.dvae.params);
         if (opts.export) {
           const exportDir = opts.export as string;
-          await saveDvae(exportDir, r.dvae, { steps: r.step, parameters: params, data: opts.data, val: r.val, identity: dvaeIdentity(r.dvae) });
-          console.log(`exported ${exportDir} (identity ${dvaeIdentity(r.dvae).slice(0, 16)}...)`);
+          const from = r.dvae.codesFrom ? { decoderOnly: true, ...(initDir ? { init: initDir } : {}) } : {};
+          await saveDvae(exportDir, r.dvae, { steps: r.step, parameters: params, data: opts.data, val: r.val, identity: dvaeIdentity(r.dvae), ...from });
+          const codes = r.dvae.codesFrom ? `; codes of ${r.dvae.codesFrom.slice(0, 16)}...` : '';
+          console.log(`exported ${exportDir} (identity ${dvaeIdentity(r.dvae).slice(0, 16)}...${codes})`);
         }
         console.log(`done: ${r.step} steps; hard-code PSNR ${r.val?.psnr.toFixed(2)} dB; checkpoint ${r.lastCheckpoint}`);
       } finally {
@@ -144,6 +162,7 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
       }
     } finally {
       interrupt.dispose();
+      init?.dispose();
     }
   });
 
