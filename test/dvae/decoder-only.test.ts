@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Dvae, DVAE_PRESETS, batchTensor, dvaeCodesId, dvaeIdentity, encoderIdentity, evaluateDvae, isEncoderKey, loadDvae, saveDvae, trainDvae, type DvaeTrainConfig } from '@dalle/dvae';
+import { currentBackend } from '@dalle/core';
 import { TRAINING } from '../helpers/timeouts.ts';
 import { syntheticImages } from './fixtures.ts';
 
@@ -87,6 +88,42 @@ describe('dVAE decoder-only fine-tune', function () {
     await fsp.writeFile(path.join(b, 'config.json'), JSON.stringify({ ...JSON.parse(await fsp.readFile(path.join(a, 'config.json'), 'utf8')), info: bad }));
     await assert.rejects(loadDvae(b), /info.codesFrom must be a dVAE identity \(64 hex digits\), got "not-a-hash"/);
     for (const m of [base, first.dvae, loaded, second.dvae, full.dvae]) m.dispose();
+  });
+
+  // Skipped on the cpu backend, where the 60 steps of a fresh decoder take minutes.
+  it('a wider, deeper decoder trains on the same codes; the encoder config may not change', async function () {
+    if (currentBackend()?.name === 'cpu') this.skip();
+    const base = Dvae.create(DVAE_PRESETS.tiny, 8);
+    const x = batchTensor(images, 16);
+    const codes = base.encode(x);
+    const config = { ...DVAE_PRESETS.tiny, decoderHiddenChannels: 16, decoderResBlocks: 2 };
+    await assert.rejects(trainDvae({ images, init: base, config: { ...config, hiddenChannels: 16 }, train }), /may change only the decoder \(decoderHiddenChannels, decoderResBlocks\)/);
+    await assert.rejects(trainDvae({ images, init: base, config, train: { ...train, decoderOnly: false } }), /decoderHiddenChannels is undefined in the checkpoint but 16 was requested/);
+    const before = await evaluateDvae(base, images);
+    // A fresh decoder needs a smaller step than the fine-tune (1e-2 diverged here).
+    const r = await trainDvae({ images, init: base, config, train: { ...train, steps: 60, lr: 1e-3, lrMin: 1e-4 } });
+    try {
+      assert.equal(r.dvae.config.decoderHiddenChannels, 16);
+      assert.equal(r.dvae.config.decoderResBlocks, 2);
+      assert.deepEqual(r.dvae.params['dec.out.kernel'].shape, [1, 1, 16, 3]);
+      const after = r.dvae.encode(x);
+      assert.deepEqual(values(after), values(codes));
+      after.dispose();
+      assert.equal(encoderIdentity(r.dvae), encoderIdentity(base));
+      assert.equal(dvaeCodesId(r.dvae), dvaeIdentity(base));
+      const afterPsnr = (await evaluateDvae(r.dvae, images)).psnr;
+      assert.ok(afterPsnr > before.psnr + 2, `hard-code PSNR ${before.psnr.toFixed(2)} -> ${afterPsnr.toFixed(2)} dB`);
+      // The resized decoder round-trips through its folder.
+      await saveDvae(path.join(dir, 'wide'), r.dvae);
+      const loaded = await loadDvae(path.join(dir, 'wide'));
+      assert.deepEqual(loaded.config, r.dvae.config);
+      assert.equal(dvaeIdentity(loaded), dvaeIdentity(r.dvae));
+      loaded.dispose();
+    } finally {
+      tf.dispose([x, codes]);
+      r.dvae.dispose();
+      base.dispose();
+    }
   });
 
   it('needs a model to start from, and resumes exactly', async () => {

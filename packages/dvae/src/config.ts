@@ -24,7 +24,18 @@ export interface DvaeConfig {
   resBlocks: number;
   /** Reconstruction loss; 'logit-laplace' gives the decoder a second head for the per-pixel log-scale. */
   reconLoss: ReconLoss;
+  /**
+   * The decoder's full-resolution width when it differs from the encoder's (hiddenChannels), e.g.
+   * a wider decoder trained on a trained encoder's codes (dvae-train --decoder-only). Absent:
+   * the same; a model without it keeps the config, and so the identity, it always had.
+   */
+  decoderHiddenChannels?: number;
+  /** Residual blocks per decoder group when they differ from resBlocks; absent: the same. */
+  decoderResBlocks?: number;
 }
+
+/** The optional fields: absent unless set, so that older configs (and identities) stay unchanged. */
+const OPTIONAL_FIELDS = ['decoderHiddenChannels', 'decoderResBlocks'] as const;
 
 export const DVAE_DEFAULTS: DvaeConfig = {
   imageSize: 64, // the shipped emoji model's resolution
@@ -70,7 +81,7 @@ function checkInt(name: string, value: unknown, min: number, max: number): void 
 
 /** Copies `partial`, fills defaults and checks every range; throws a UsageError naming the field. */
 export function resolveDvaeConfig(partial: Partial<DvaeConfig> = {}): DvaeConfig {
-  const known = new Set(Object.keys(DVAE_DEFAULTS));
+  const known = new Set([...Object.keys(DVAE_DEFAULTS), ...OPTIONAL_FIELDS]);
   for (const k of Object.keys(partial)) {
     if (!known.has(k)) throw new UsageError(`unknown dVAE config field "${k}" (known: ${[...known].join(', ')})`);
   }
@@ -89,6 +100,11 @@ export function resolveDvaeConfig(partial: Partial<DvaeConfig> = {}): DvaeConfig
   checkInt('codebookDim', cfg.codebookDim, 1, 4096);
   checkInt('hiddenChannels', cfg.hiddenChannels, 1, 1024);
   checkInt('resBlocks', cfg.resBlocks, 0, 8);
+  if (cfg.decoderHiddenChannels !== undefined) checkInt('decoderHiddenChannels', cfg.decoderHiddenChannels, 1, 1024);
+  if (cfg.decoderResBlocks !== undefined) checkInt('decoderResBlocks', cfg.decoderResBlocks, 0, 8);
+  // A decoder field equal to the encoder's says nothing: drop it, so equal models hash alike.
+  if (cfg.decoderHiddenChannels === cfg.hiddenChannels) delete cfg.decoderHiddenChannels;
+  if (cfg.decoderResBlocks === cfg.resBlocks) delete cfg.decoderResBlocks;
   if (!(RECON_LOSSES as readonly string[]).includes(cfg.reconLoss)) {
     throw new UsageError(`reconLoss must be one of ${RECON_LOSSES.join(', ')}, got ${String(cfg.reconLoss)}`);
   }
@@ -110,7 +126,22 @@ export function numDownsamples(cfg: DvaeConfig): number {
   return Math.log2(cfg.downsampleFactor);
 }
 
-/** Width of resolution group g (g = 0 at full resolution, numDownsamples at the grid). */
+/** Width of encoder resolution group g (g = 0 at full resolution, numDownsamples at the grid). */
 export function groupWidth(cfg: DvaeConfig, g: number): number {
   return cfg.hiddenChannels * 2 ** g;
+}
+
+/** Width of decoder resolution group g. */
+export function decoderGroupWidth(cfg: DvaeConfig, g: number): number {
+  return (cfg.decoderHiddenChannels ?? cfg.hiddenChannels) * 2 ** g;
+}
+
+/** Residual blocks per decoder group. */
+export function decoderResBlocks(cfg: DvaeConfig): number {
+  return cfg.decoderResBlocks ?? cfg.resBlocks;
+}
+
+/** True when two configs differ only in their decoder (what a decoder-only fine-tune may change). */
+export function sameEncoder(a: DvaeConfig, b: DvaeConfig): boolean {
+  return (Object.keys(DVAE_DEFAULTS) as (keyof DvaeConfig)[]).every((k) => a[k] === b[k]);
 }

@@ -2,7 +2,7 @@
 // [B, H, W, 3] (and a log-scale for logit-Laplace). Codes pick (or mix) codebook embeddings [K, D]; residual groups with
 // nearest 2x upsampling between them climb back to full resolution (DALL-E dVAE decoder).
 import * as tf from '@tensorflow/tfjs-core';
-import { numDownsamples, type DvaeConfig } from './config.ts';
+import { decoderResBlocks, numDownsamples, type DvaeConfig } from './config.ts';
 import { conv, resBlock, upsample } from './layers.ts';
 import type { DvaeParams } from './params.ts';
 
@@ -23,10 +23,11 @@ export interface DecoderOutput {
 
 export function decoderOutput(codeWeights: tf.Tensor4D, params: DvaeParams, cfg: DvaeConfig): DecoderOutput {
   const L = numDownsamples(cfg);
-  const gain = 1 / Math.max(1, (L + 1) * cfg.resBlocks);
+  const blocks = decoderResBlocks(cfg);
+  const gain = 1 / Math.max(1, (L + 1) * blocks);
   let h = embedCodes(codeWeights, params, cfg); // [B, G, G, D]
   for (let g = L; g >= 0; g--) {
-    for (let b = 0; b < cfg.resBlocks; b++) h = resBlock(h, params, `dec.groups.${g}.blocks.${b}`, gain);
+    for (let b = 0; b < blocks; b++) h = resBlock(h, params, `dec.groups.${g}.blocks.${b}`, gain);
     if (params[`dec.groups.${g}.proj.kernel`]) h = conv(h, params, `dec.groups.${g}.proj`);
     if (g > 0) h = upsample(h); // [B, H / 2^(g-1), W / 2^(g-1), width]
   }

@@ -64,12 +64,16 @@ export async function loadDvae(dir: string, options: { expect?: Partial<DvaeConf
  * this identity for every dVAE but a decoder-only fine-tune.
  */
 export function dvaeIdentity(dvae: Dvae): string {
-  return hashWeights(dvae, dvae.params);
+  return hashWeights(dvae.config, dvae.params);
 }
 
-/** sha256 (hex) of the kind, config and float32 encoder weights: what decides each image's codes. */
+/**
+ * sha256 (hex) of the kind, config (without the decoder-only fields) and float32 encoder weights:
+ * what decides each image's codes.
+ */
 export function encoderIdentity(dvae: Dvae): string {
-  return hashWeights(dvae, Object.fromEntries(Object.entries(dvae.params).filter(([key]) => isEncoderKey(key))));
+  const { decoderHiddenChannels: _width, decoderResBlocks: _blocks, ...config } = dvae.config;
+  return hashWeights(config, Object.fromEntries(Object.entries(dvae.params).filter(([key]) => isEncoderKey(key))));
 }
 
 /**
@@ -81,8 +85,8 @@ export function dvaeCodesId(dvae: Dvae): string {
   return dvae.codesFrom ?? dvaeIdentity(dvae);
 }
 
-function hashWeights(dvae: Dvae, params: DvaeParams): string {
+function hashWeights(config: Partial<DvaeConfig>, params: DvaeParams): string {
   const weights = encodeSafetensors(tensorsToData(params), { dtype: 'F32' });
-  const head = JSON.stringify({ kind: DVAE_KIND, formatVersion: DVAE_FORMAT_VERSION, config: dvae.config });
+  const head = JSON.stringify({ kind: DVAE_KIND, formatVersion: DVAE_FORMAT_VERSION, config });
   return sha256(Buffer.concat([Buffer.from(head + '\n', 'utf8'), weights]));
 }

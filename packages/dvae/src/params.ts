@@ -3,7 +3,7 @@
 // He-normal conv kernels (fan-in, ReLU nets), zero biases, unit-normal codebook.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@dalle/core';
-import { groupWidth, numDownsamples, type DvaeConfig } from './config.ts';
+import { decoderGroupWidth, decoderResBlocks, groupWidth, numDownsamples, type DvaeConfig } from './config.ts';
 
 export type DvaeParams = Record<string, tf.Variable>;
 
@@ -48,14 +48,15 @@ export function dvaeParamShapes(cfg: DvaeConfig): Record<string, number[]> {
   // Decoder: codebook lookup, groups L..0 (nearest upsample between groups), then output.
   shapes['codebook'] = [cfg.codebookSize, cfg.codebookDim];
   width = cfg.codebookDim;
+  const decBlocks = decoderResBlocks(cfg);
   for (let g = L; g >= 0; g--) {
-    for (let b = 0; b < cfg.resBlocks; b++) {
-      block(`dec.groups.${g}.blocks.${b}`, width, groupWidth(cfg, g));
-      width = groupWidth(cfg, g);
+    for (let b = 0; b < decBlocks; b++) {
+      block(`dec.groups.${g}.blocks.${b}`, width, decoderGroupWidth(cfg, g));
+      width = decoderGroupWidth(cfg, g);
     }
-    if (cfg.resBlocks === 0 && width !== groupWidth(cfg, g)) {
-      conv(`dec.groups.${g}.proj`, 1, width, groupWidth(cfg, g));
-      width = groupWidth(cfg, g);
+    if (decBlocks === 0 && width !== decoderGroupWidth(cfg, g)) {
+      conv(`dec.groups.${g}.proj`, 1, width, decoderGroupWidth(cfg, g));
+      width = decoderGroupWidth(cfg, g);
     }
   }
   conv('dec.out', 1, width, 3); // RGB logits, or the logit-Laplace location

@@ -5,12 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { AdamW, contactSheet, decodeSafetensors, encodeSafetensors, Rng, UsageError, writeFileAtomic, yieldToEventLoop, type RngState } from '@dalle/core';
-import { resolveDvaeConfig, type DvaeConfig } from './config.ts';
+import { resolveDvaeConfig, sameEncoder, type DvaeConfig } from './config.ts';
 import { Dvae } from './dvae.ts';
 import { checkDvaeConfigMatch, dvaeCodesId, loadDvae, saveDvae } from './io.ts';
 import { psnr } from './loss.ts';
 import { DVAE_ADAM, klWeightAt, learningRateAt, resolveDvaeTrainConfig, temperatureAt, type DvaeTrainConfig } from './train-config.ts';
-import { variableFrom } from './params.ts';
+import { initDvaeParams, type DvaeParams } from './params.ts';
 import { trainableParams, trainStep, type StepMetrics } from './train-step.ts';
 
 /** Training images: HWC RGB of imageSize^2 * 3 values, bytes (0..255) or floats in [0, 1]. */
@@ -238,10 +238,11 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
     const train = resolveDvaeTrainConfig(args.train);
     if (args.init) {
       const cfg = resolveDvaeConfig({ ...args.init.config, ...args.config });
-      checkDvaeConfigMatch(args.init.config, cfg, 'the --init model');
+      if (!train.decoderOnly) checkDvaeConfigMatch(args.init.config, cfg, 'the --init model');
+      else if (!sameEncoder(args.init.config, cfg)) throw new UsageError('a decoder-only fine-tune may change only the decoder (decoderHiddenChannels, decoderResBlocks); the --init model has another encoder config');
       // A decoder-only fine-tune keeps the init model's codes, and says so.
       const codesFrom = train.decoderOnly ? dvaeCodesId(args.init) : undefined;
-      dvae = new Dvae(cfg, Object.fromEntries(Object.entries(args.init.params).map(([k, v]) => [k, variableFrom(v.clone())])), { codesFrom });
+      dvae = new Dvae(cfg, warmStartParams(args.init, cfg, train.seed), { codesFrom });
     } else {
       if (train.decoderOnly) throw new UsageError('decoderOnly trains the decoder on the codes of a trained encoder: start from one (--init)');
       dvae = Dvae.create(resolveDvaeConfig(args.config), train.seed);
@@ -337,6 +338,19 @@ export async function trainDvae(args: TrainDvaeArgs): Promise<TrainDvaeResult> {
   }
   adam.dispose();
   return { dvae, step: state.step, interrupted, history, val: lastVal, lastCheckpoint };
+}
+
+/**
+ * Weights for `cfg` starting from `init`: each tensor whose key and shape `init` has is copied,
+ * the others (a decoder of another width or depth) are fresh from `seed`.
+ */
+function warmStartParams(init: Dvae, cfg: DvaeConfig, seed: number): DvaeParams {
+  const params = initDvaeParams(cfg, seed);
+  for (const [key, v] of Object.entries(params)) {
+    const from = init.params[key];
+    if (from && tf.util.arraysEqual(from.shape, v.shape)) v.assign(from);
+  }
+  return params;
 }
 
 /** PSNR of two image batches, as a number (for tests and reports). */

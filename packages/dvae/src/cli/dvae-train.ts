@@ -20,6 +20,8 @@ const MODEL_OPTIONS: Record<string, keyof DvaeConfig> = {
   hiddenChannels: 'hiddenChannels',
   resBlocks: 'resBlocks',
   reconLoss: 'reconLoss',
+  decoderHiddenChannels: 'decoderHiddenChannels',
+  decoderResBlocks: 'decoderResBlocks',
 };
 
 /** CLI option -> DvaeTrainConfig field (names match, so --kl-weight -> klWeight). */
@@ -45,6 +47,8 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
   .option('--hidden-channels <n>', 'override the preset: full-resolution width', int('--hidden-channels', 1))
   .option('--res-blocks <n>', 'override the preset: residual blocks per resolution', int('--res-blocks', 0, 8))
   .option('--recon-loss <name>', 'override the preset: mse, l1 or logit-laplace')
+  .option('--decoder-hidden-channels <n>', 'decoder full-resolution width, when it differs from the encoder\'s (with --init: only with --decoder-only)', int('--decoder-hidden-channels', 1))
+  .option('--decoder-res-blocks <n>', 'residual blocks per decoder resolution, when they differ from the encoder\'s (with --init: only with --decoder-only)', int('--decoder-res-blocks', 0, 8))
   .option('--steps <n>', 'optimisation steps in the whole run', int('--steps', 1))
   .option('--batch-size <n>', 'images per step', int('--batch-size', 1))
   .option('--lr <x>', 'peak learning rate (linear warmup, cosine decay to --lr-min)', num('--lr', 0, 1, true))
@@ -97,8 +101,12 @@ const program = createCommand('dvae-train', 'Train the discrete VAE (image token
     } else if (initDir) {
       if (fromCli('preset')) throw new UsageError('--preset cannot be combined with --init (the model folder holds the config)');
       const initConfig = resolveDvaeConfig((await readModelConfig<DvaeConfig>(initDir, { kind: DVAE_KIND, formatVersion: DVAE_FORMAT_VERSION })).config);
-      checkDvaeConfigMatch(initConfig, modelOverrides, initDir);
-      config = initConfig;
+      // The encoder must stay the init model's; a decoder-only fine-tune may resize the decoder.
+      const { decoderHiddenChannels, decoderResBlocks, ...encoderSide } = modelOverrides;
+      checkDvaeConfigMatch(initConfig, encoderSide, initDir);
+      const decoder = Object.fromEntries(Object.entries({ decoderHiddenChannels, decoderResBlocks }).filter(([, v]) => v !== undefined));
+      if (Object.keys(decoder).length > 0 && !opts.decoderOnly) throw new UsageError('--decoder-hidden-channels and --decoder-res-blocks resize a trained model\'s decoder only with --decoder-only (a fresh decoder on its codes)');
+      config = resolveDvaeConfig({ ...initConfig, ...decoder });
       train = resolveDvaeTrainConfig(trainOverrides);
       runDir = opts.out as string;
     } else {
