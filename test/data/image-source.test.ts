@@ -76,6 +76,10 @@ describe('data/image-source', function () {
     assertSameItems(shards, folder, 'shard folder');
     assertSameItems(list, folder, 'comma list');
     assertSameItems(jsonl.map((j) => ({ ...j, key: path.basename(j.key) })), folder, 'jsonl');
+    // A comma list may mix kinds: each part in turn.
+    const mixed = await collect(openImageSource(`${path.join(root, 'folder')}, ${path.join(root, 'all.tar')}`, { imageSize: SIZE }));
+    assertSameItems(mixed.slice(0, folder.length), folder, 'mixed list, folder part');
+    assertSameItems(mixed.slice(folder.length), folder, 'mixed list, tar part');
   });
 
   it('honours limit and restarts on a second pass', async () => {
@@ -88,6 +92,7 @@ describe('data/image-source', function () {
   it('refuses a spec that names nothing usable with a UsageError', () => {
     assert.throws(() => openImageSource(path.join(root, 'nope'), { imageSize: SIZE }), { name: 'UsageError', message: /not found/ });
     assert.throws(() => openImageSource(`${root}/a.tar,${root}/b.txt`, { imageSize: SIZE }), { name: 'UsageError' });
+    assert.throws(() => openImageSource(`${root}/folder,${root}/nope`, { imageSize: SIZE }), { name: 'UsageError', message: /data not found: ".*nope"/ });
     assert.throws(() => openImageSource(root, { imageSize: 0 }), { name: 'UsageError', message: /imageSize/ });
   });
 

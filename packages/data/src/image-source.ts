@@ -56,22 +56,20 @@ export interface CaptionSource extends AsyncIterable<CaptionRecord> {
 /** Decodes this many images ahead of the consumer. */
 const DECODE_AHEAD = 4;
 
-type SourceKind = { kind: 'folder'; dir: string } | { kind: 'tar'; files: string[] } | { kind: 'jsonl'; file: string };
+type SingleSource = { kind: 'folder'; dir: string } | { kind: 'tar'; files: string[] } | { kind: 'jsonl'; file: string };
+type SourceKind = SingleSource | { kind: 'list'; parts: SingleSource[] };
 
-const SPEC_HELP = 'expected a folder of images with same-named .txt captions, a .tar shard, a folder of .tar shards, a comma-separated list of .tar files, or a .jsonl file';
+const SPEC_HELP = 'expected a folder of images with same-named .txt captions, a .tar shard, a folder of .tar shards, a .jsonl file, or a comma-separated list of these';
 
-/** Works out which format `spec` names; throws UsageError for anything else. */
+/** Works out which format `spec` names (a comma list: each part, read in order); throws UsageError for anything else. */
 export function resolveSourceSpec(spec: string): SourceKind {
   if (typeof spec !== 'string' || spec.trim() === '') throw new UsageError(`data spec is empty: ${SPEC_HELP}`);
   const parts = spec.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
-  if (parts.length > 1) {
-    for (const p of parts) {
-      if (!p.toLowerCase().endsWith('.tar')) throw new UsageError(`in a comma list every part must be a .tar file, got "${p}"`);
-      if (!existsSync(p)) throw new UsageError(`tar shard not found: ${p}`);
-    }
-    return { kind: 'tar', files: parts };
-  }
-  const p = parts[0];
+  if (parts.length > 1) return { kind: 'list', parts: parts.map(resolveSingleSpec) };
+  return resolveSingleSpec(parts[0]);
+}
+
+function resolveSingleSpec(p: string): SingleSource {
   if (!existsSync(p)) throw new UsageError(`data not found: "${p}" (${SPEC_HELP})`);
   const st = statSync(p);
   const lower = p.toLowerCase();
@@ -88,7 +86,8 @@ export function resolveSourceSpec(spec: string): SourceKind {
 }
 
 async function* rawSamples(kind: SourceKind): AsyncGenerator<RawSample> {
-  if (kind.kind === 'folder') yield* readImageFolder(kind.dir);
+  if (kind.kind === 'list') for (const part of kind.parts) yield* rawSamples(part);
+  else if (kind.kind === 'folder') yield* readImageFolder(kind.dir);
   else if (kind.kind === 'jsonl') yield* readJsonl(kind.file);
   else for (const f of kind.files) yield* readTarShard(f);
 }

@@ -28,7 +28,7 @@ interface Options {
 }
 
 const program = createCommand('clip-train', 'Train a small CLIP (text transformer + ViT) contrastively on captioned images.')
-  .requiredOption('--data <spec>', 'captioned images: folder of images + .txt, .tar shard(s), or .jsonl')
+  .requiredOption('--data <spec>', 'captioned images: folder of images + .txt, .tar shard(s), .jsonl, or a comma list of these')
   .requiredOption('--tokenizer <dir>', 'text tokenizer folder (tokenizer.json + tokenizer_config.json, from tokenizer-train)')
   .option('--out <dir>', 'run folder (checkpoints/, final/, log.jsonl)', 'runs/clip')
   .option('--preset <name>', `model preset: ${CLIP_PRESET_NAMES.join(', ')}`, 'emoji-64')

@@ -34,7 +34,7 @@ const FITS: FitMode[] = ['cover', 'contain', 'fill'];
 program
   .command('check')
   .description('Decode every image of a captioned-image source and report what would be skipped (and why)')
-  .requiredOption('--data <spec>', 'image folder with .txt captions, .tar shard(s) (folder or comma list), or .jsonl')
+  .requiredOption('--data <spec>', 'image folder with .txt captions, .tar shard(s), .jsonl, or a comma list of these')
   .option('--image-size <n>', 'decode size in pixels', parseIntOption('--image-size', 1, 4096), 64)
   .option('--fit <mode>', `resize mode: ${FITS.join(', ')}`, 'cover')
   .option('--limit <n>', 'stop after N good images', parseIntOption('--limit', 1))

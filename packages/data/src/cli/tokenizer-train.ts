@@ -31,7 +31,7 @@ async function readCaptions(opts: Options): Promise<string[]> {
 }
 
 const program = createCommand('tokenizer-train', 'Train the byte-level BPE text tokenizer on captions.')
-  .option('--data <spec>', 'captioned images: image folder with .txt captions, .tar shard(s), or .jsonl (images are not decoded)')
+  .option('--data <spec>', 'captioned images: image folder with .txt captions, .tar shard(s), .jsonl, or a comma list of these (images are not decoded)')
   .option('--captions <file>', 'a text file with one caption per line')
   .option('--vocab-size <n>', 'vocabulary size including [PAD]=0, [UNK]=1 and the 256 byte tokens', parseIntOption('--vocab-size', MIN_VOCAB_SIZE, 65535), DEFAULT_TEXT_VOCAB_SIZE)
   .requiredOption('--out <dir>', 'output tokenizer folder (replaced atomically)')

@@ -25,7 +25,7 @@ interface Options {
 const program = createCommand('dvae-encode', 'Encode captioned images into a token dataset (text ids + dVAE image codes).')
   .requiredOption('--dvae <dir>', 'dVAE model folder (config.json + model.safetensors)')
   .requiredOption('--tokenizer <dir>', 'text tokenizer folder (tokenizer.json + tokenizer_config.json)')
-  .requiredOption('--data <spec>', 'captioned images: folder of images + .txt, .tar shard(s), or .jsonl')
+  .requiredOption('--data <spec>', 'captioned images: folder of images + .txt, .tar shard(s), .jsonl, or a comma list of these')
   .requiredOption('--out <dir>', 'token dataset folder to write (replaced atomically when complete)')
   .option('--text-seq-len <n>', 'text tokens per record (longer captions are truncated, shorter padded)', parseIntOption('--text-seq-len', 1, 4096), 32)
   .option('--batch-size <n>', 'images per encoder call', parseIntOption('--batch-size', 1, 4096), 32)

@@ -34,7 +34,7 @@ const int = (name: string, min: number, max?: number) => parseIntOption(name, mi
 const num = (name: string, min: number, max: number, minExclusive = false) => parseFloatOption(name, min, max, { minExclusive });
 
 const program = createCommand('dvae-train', 'Train the discrete VAE (image tokenizer) on captioned images.')
-  .requiredOption('--data <spec>', 'training images: folder of images + .txt, .tar shard(s), or .jsonl')
+  .requiredOption('--data <spec>', 'training images: folder of images + .txt, .tar shard(s), .jsonl, or a comma list of these')
   .option('--val <spec>', 'validation images (PSNR through hard codes, code usage, sample sheets)')
   .option('--out <dir>', 'run folder for a new run: checkpoints/, samples/, log.jsonl', 'runs/dvae')
   .option('--resume <dir>', 'continue the run in this folder from its latest checkpoint (same schedule, data order and RNG)')
