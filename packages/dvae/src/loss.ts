@@ -39,8 +39,13 @@ export function klToUniform(logits: tf.Tensor): tf.Scalar {
 
 /** exp(entropy) of the batch-average code distribution: how many codes are in use (1..K). */
 export function codePerplexity(logits: tf.Tensor): tf.Scalar {
-  const K = logits.shape[logits.shape.length - 1];
-  const avg = tf.mean(tf.reshape(tf.softmax(logits), [-1, K]), 0); // [K]
+  return meanPerplexity(tf.softmax(logits));
+}
+
+/** exp(entropy) of the mean of code distributions [..., K] (probabilities or one-hot codes). */
+export function meanPerplexity(probs: tf.Tensor): tf.Scalar {
+  const K = probs.shape[probs.shape.length - 1];
+  const avg = tf.mean(tf.reshape(probs, [-1, K]), 0); // [K]
   return tf.exp(tf.neg(tf.sum(tf.mul(avg, tf.log(tf.add(avg, 1e-10)))))) as tf.Scalar;
 }
 

@@ -10,7 +10,7 @@ import { decoderOutput } from './decoder.ts';
 import type { Dvae } from './dvae.ts';
 import { encoderLogits } from './encoder.ts';
 import { gumbelSoftmax } from './gumbel.ts';
-import { codePerplexity, klToUniform, outputToImage, psnr, reconstructionLoss } from './loss.ts';
+import { codePerplexity, klToUniform, meanPerplexity, outputToImage, psnr, reconstructionLoss } from './loss.ts';
 import { isEncoderKey } from './params.ts';
 
 export interface StepSettings {
@@ -60,10 +60,7 @@ export function decoderLoss(dvae: Dvae, images: tf.Tensor4D, codes: tf.Tensor2D)
   const oneHot = tf.cast(tf.oneHot(tf.reshape(codes, [B, G, G]), cfg.codebookSize), 'float32') as tf.Tensor4D; // [B, G, G, K]
   const out = decoderOutput(oneHot, dvae.params, cfg); // [B, H, W, 3] (+ log-scale)
   const recon = reconstructionLoss(out, images, cfg);
-  // exp(entropy) of the batch's code histogram (log 0 terms are 0 * log(eps)).
-  const freq = tf.mean(tf.reshape(oneHot, [-1, cfg.codebookSize]), 0); // [K]
-  const perplexity = tf.exp(tf.neg(tf.sum(tf.mul(freq, tf.log(tf.add(freq, 1e-10))))));
-  const parts = tf.stack([recon, recon, tf.scalar(0), psnr(outputToImage(out, cfg), images), perplexity]) as tf.Tensor1D;
+  const parts = tf.stack([recon, recon, tf.scalar(0), psnr(outputToImage(out, cfg), images), meanPerplexity(oneHot)]) as tf.Tensor1D;
   return { loss: recon, parts };
 }
 
