@@ -9,13 +9,14 @@
 #   DVAE_STEPS=4000 DALLE_STEPS=6000 scripts/train-default.sh
 #   DALLE_WORKERS=2 scripts/train-default.sh  # transformer data-parallel on 2 idle cores (wasm/cpu)
 #   SETS=google,twitter,fluent scripts/train-default.sh  # add Fluent Emoji 3D as a third art style
+#   SETS=google,twitter,fluent,fluent-flat,fluent-color scripts/train-default.sh  # and Fluent's two 2D styles
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN=${RUN:-runs/default}
 DATA=${DATA:-data/emoji}
 TOKENS=${TOKENS:-data/emoji-tokens}
-SETS=${SETS:-google,twitter}  # dalle-data emoji --sets (fluent: Fluent Emoji 3D, MIT)
+SETS=${SETS:-google,twitter}  # dalle-data emoji --sets (fluent, fluent-flat, fluent-color: Fluent Emoji 3D, Flat, Color; MIT)
 DVAE_STEPS=${DVAE_STEPS:-1600}
 DALLE_STEPS=${DALLE_STEPS:-3000}
 CLIP_STEPS=${CLIP_STEPS:-400}

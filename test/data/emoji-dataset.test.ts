@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { fnv1a32 } from '@dalle/core';
-import { FLUENT_FIT, PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, fluentKey, cleanLabel, emojiCaptions, withArticle, type EmojiManifest } from '@dalle/data';
+import { FLUENT_FIT, PINNED_TRAIN_CONCEPTS, baseKey, buildEmojiDataset, fluentKey, cleanLabel, emojiCaptions, iconifySvg, withArticle, type EmojiManifest, type IconifyJson } from '@dalle/data';
 import { FAST } from '../helpers/timeouts.ts';
 import { makeTempDir } from './fixtures.ts';
 
@@ -158,6 +158,74 @@ describe('data/emoji-dataset', function () {
       assert.ok(fluent.credits.some((c) => /Microsoft/.test(c)));
       assert.ok(!fluent.credits.some((c) => /Twemoji/.test(c)));
       assert.equal(fluent.missingMetadata.length, 0);
+    });
+  });
+
+  describe('the fluent-flat and fluent-color sets (Fluent Emoji 2D, from Iconify SVGs)', () => {
+    let out2d: string;
+    let flat2d: EmojiManifest;
+    before(async () => {
+      out2d = path.join(dir, 'fluent2d');
+      flat2d = await buildEmojiDataset({ outDir: out2d, sets: ['fluent-flat', 'fluent-color'], limit: 12, quiet: true });
+    });
+
+    it('renders both styles of every concept at 64x64 on white, in the split the rule gives for each set', async () => {
+      const seen: Record<string, Set<string>> = { 'fluent-flat': new Set(), 'fluent-color': new Set() };
+      for (const s of SPLITS) {
+        for (const f of (await fsp.readdir(path.join(out2d, s))).filter((f) => f.endsWith('.png'))) {
+          const [, set, unified] = /^(fluent-flat|fluent-color)-(.+)\.png$/.exec(f)!;
+          assert.equal(s, expectedSplit(unified, set), `${f} is in ${s}`);
+          seen[set].add(unified);
+          const { data, info } = await sharp(path.join(out2d, s, f)).raw().toBuffer({ resolveWithObject: true });
+          assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3]);
+          assert.deepEqual([...data.subarray(0, 3)], [255, 255, 255], `${f}: transparent corner composited on white`);
+          let ink = 0;
+          for (let i = 0; i < data.length; i += 3) if (Math.min(data[i], data[i + 1], data[i + 2]) < 250) ink++;
+          assert.ok(ink > 64 * 64 * 0.15, `${f}: the drawing covers ${ink} of 4096 pixels`);
+        }
+      }
+      assert.deepEqual([...seen['fluent-flat']].sort(), [...seen['fluent-color']].sort(), 'the Color set is joined through the Flat set\'s codepoint index');
+      assert.equal(seen['fluent-flat'].size + seen['fluent-color'].size, flat2d.counts.total.images);
+      assert.ok(seen['fluent-flat'].has('1f951'), 'the pinned avocado is drawn');
+      // same drawing, different shading
+      const flatPx = await sharp(path.join(out2d, 'train', 'fluent-flat-1f951.png')).raw().toBuffer();
+      const colorPx = await sharp(path.join(out2d, 'train', 'fluent-color-1f951.png')).raw().toBuffer();
+      assert.ok(!flatPx.equals(colorPx), 'flat and color avocados differ');
+      assert.deepEqual(flat2d.unrenderable, []);
+    });
+
+    it('captions each style by name and credits Microsoft, the Iconify packages and the emoji.json it joins on', async () => {
+      const flat = (await fsp.readFile(path.join(out2d, 'train', 'fluent-flat-1f951.txt'), 'utf8')).trimEnd().split('\n');
+      const color = (await fsp.readFile(path.join(out2d, 'train', 'fluent-color-1f951.txt'), 'utf8')).trimEnd().split('\n');
+      assert.equal(flat[2], 'an avocado, Fluent Flat emoji style');
+      assert.equal(color[2], 'an avocado, Fluent Color emoji style');
+      assert.deepEqual(flat.filter((_, i) => i !== 2), color.filter((_, i) => i !== 2));
+      assert.deepEqual(flat2d.sources.map((s) => `${s.package}@${s.version}`), ['@iconify-json/fluent-emoji-flat@1.2.6', '@iconify-json/fluent-emoji@1.2.7', 'emoji-datasource-google@16.0.0', 'emojibase-data@17.0.0']);
+      assert.match(flat2d.sources[1].use, /chars\.json of @iconify-json\/fluent-emoji-flat/);
+      assert.ok(flat2d.sources.slice(0, 2).every((s) => s.licence === 'MIT'));
+      assert.deepEqual(flat2d.credits.filter((c) => /Fluent Emoji (Flat|Color)/.test(c)).length, 2);
+      assert.ok(!flat2d.credits.some((c) => /Twemoji|3D/.test(c)));
+      assert.equal(flat2d.missingMetadata.length, 0);
+    });
+
+    it('iconifySvg draws an icon in its view box, and an alias as its parent mirrored', async () => {
+      const set: IconifyJson = {
+        width: 16,
+        height: 16,
+        icons: { left: { body: '<rect x="0" y="0" width="8" height="16" fill="#ff0000"/>' }, wide: { body: '<rect x="0" y="0" width="8" height="8" fill="#0000ff"/>', width: 32, height: 8 } },
+        aliases: { right: { parent: 'left', hFlip: true }, up: { parent: 'left', vFlip: true }, 'right-again': { parent: 'right' } },
+      };
+      const redAt = async (name: string): Promise<[boolean, boolean]> => {
+        const { data } = await sharp(Buffer.from(iconifySvg(set, name, 16))).flatten({ background: '#ffffff' }).raw().toBuffer({ resolveWithObject: true });
+        const red = (x: number, y: number) => data[(y * 16 + x) * 3] === 255 && data[(y * 16 + x) * 3 + 1] === 0;
+        return [red(2, 8), red(13, 8)];
+      };
+      assert.deepEqual(await redAt('left'), [true, false]);
+      assert.deepEqual(await redAt('right'), [false, true]);
+      assert.deepEqual(await redAt('right-again'), [false, true]);
+      assert.deepEqual(await redAt('up'), [true, false], 'a vertical flip keeps the left half left');
+      assert.match(iconifySvg(set, 'wide', 64), /viewBox="0 0 32 8"/);
+      assert.throws(() => iconifySvg(set, 'down', 16), /icon "down" is not in the icon set/);
     });
   });
 });

@@ -31,6 +31,9 @@ describe('data/record-groups', function () {
     // a skin-toned variant joins its base concept, wherever the modifier sits
     assert.equal(emoji('google-1f469-1f3fd-200d-1f4bb'), emoji('twitter-1f469-200d-1f4bb'));
     assert.equal(emoji('val-images/google-1f44b-1f3ff'), '1F44B');
+    // hyphenated set names (fluent-flat, fluent-color) and codepoints with hex letters
+    assert.equal(emoji('fluent-flat-1f951'), '1F951');
+    assert.equal(emoji('fluent-color-00a9-fe0f'), 'A9');
     const re = groupKeyFunction('/^([a-z]+)_\\d+$/');
     assert.equal(re('dog_12'), 'dog');
     assert.equal(groupKeyFunction('/^[a-z]+/i')('Dog_12'), 'Dog');
@@ -41,6 +44,7 @@ describe('data/record-groups', function () {
     assert.throws(() => groupKeyFunction('/(/'), { name: 'UsageError', message: /not a valid regular expression/ });
     assert.throws(() => groupKeyFunction('/^x(\\d)/')('y1'), { name: 'UsageError', message: /does not match image key "y1"/ });
     assert.throws(() => groupKeyFunction('emoji')('photo-of-a-cat'), { name: 'UsageError', message: /not <set>-<codepoints>/ });
+    assert.throws(() => groupKeyFunction('emoji')('fluent-flat-face'), { name: 'UsageError', message: /not <set>-<codepoints>/ });
   });
 
   it('balanced order: epochs keep their length and visit every group equally often', () => {

@@ -1,7 +1,7 @@
 // Captions for emoji images from Unicode/CLDR labels and keywords (emojibase), following the
 // recipe in the project's shared DATA.md: four captions per image and a few label clean-ups.
 
-export type EmojiStyle = 'Noto' | 'Twemoji' | '3D Fluent';
+export type EmojiStyle = 'Noto' | 'Twemoji' | '3D Fluent' | 'Fluent Flat' | 'Fluent Color';
 
 export interface EmojiMeta {
   /** CLDR label, e.g. "avocado", "flag: France", "waving hand: light skin tone". */

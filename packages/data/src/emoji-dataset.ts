@@ -8,7 +8,7 @@ import { Progress, UsageError, encodePng, floatsToRgbBytes, loadImageRgb, sha256
 import { emojiCaptions, type EmojiMeta, type EmojiStyle } from './emoji-captions.ts';
 import { EMOJI_SPLITS, PINNED_TRAIN_CONCEPTS, SPLIT_RULE, baseKey, emojiSplit, type EmojiSplit } from './emoji-split.ts';
 
-export const EMOJI_SETS = ['google', 'twitter', 'fluent'] as const;
+export const EMOJI_SETS = ['google', 'twitter', 'fluent', 'fluent-flat', 'fluent-color'] as const;
 export type EmojiSet = (typeof EMOJI_SETS)[number];
 /** What `dalle-data emoji` builds unless told otherwise (the shipped dVAE was trained on these two). */
 export const DEFAULT_EMOJI_SETS: EmojiSet[] = ['google', 'twitter'];
@@ -25,6 +25,14 @@ interface SetInfo {
   artLicence: string;
 }
 
+/** The Iconify icon sets that carry Fluent's 2D styles (SVG in JSON, with a codepoint index). */
+const ICONIFY_USE = 'icons.json SVG bodies joined to codepoints by chars.json, rendered at 64x64';
+/**
+ * The Iconify package whose chars.json joins codepoints to Fluent icon names. The Color set ships
+ * an empty chars.json but names its icons as the Flat set does (all 3,139 indexed names exist in both).
+ */
+const FLUENT_CHARS_PKG = '@iconify-json/fluent-emoji-flat';
+
 const SET_INFO: Record<EmojiSet, SetInfo> = {
   google: { pkg: 'emoji-datasource-google', style: 'Noto', use: 'img/google/64 PNGs + emoji.json', art: 'Noto Emoji, (c) Google', artLicence: 'Apache-2.0' },
   twitter: { pkg: 'emoji-datasource-twitter', style: 'Twemoji', use: 'img/twitter/64 PNGs + emoji.json', art: 'Twemoji graphics, (c) Twitter, Inc. and other contributors', artLicence: 'CC-BY-4.0' },
@@ -35,6 +43,8 @@ const SET_INFO: Record<EmojiSet, SetInfo> = {
     art: 'Fluent Emoji 3D, (c) Microsoft',
     artLicence: 'MIT',
   },
+  'fluent-flat': { pkg: '@iconify-json/fluent-emoji-flat', style: 'Fluent Flat', use: ICONIFY_USE, art: 'Fluent Emoji Flat, (c) Microsoft', artLicence: 'MIT' },
+  'fluent-color': { pkg: '@iconify-json/fluent-emoji', style: 'Fluent Color', use: `${ICONIFY_USE} (the chars.json of ${FLUENT_CHARS_PKG})`, art: 'Fluent Emoji Color, (c) Microsoft', artLicence: 'MIT' },
 };
 /** The style name each set's captions use ("an avocado, Noto emoji style"). */
 export const EMOJI_SET_STYLES = Object.fromEntries(EMOJI_SETS.map((s) => [s, SET_INFO[s].style])) as Record<EmojiSet, EmojiStyle>;
@@ -46,6 +56,8 @@ export const EMOJI_CREDITS = [
   'Noto Emoji: Apache-2.0, (c) Google (emoji-datasource-google).',
   'Twemoji graphics: (c) Twitter, Inc. and other contributors, licensed CC-BY 4.0 (https://creativecommons.org/licenses/by/4.0/); images were resized to 64x64 and composited on white (emoji-datasource-twitter).',
   'Fluent Emoji 3D: MIT, (c) Microsoft (@lobehub/fluent-emoji-3d); images were trimmed, resized to 60 px, centred on 64x64 and composited on white.',
+  'Fluent Emoji Flat: MIT, (c) Microsoft (@iconify-json/fluent-emoji-flat); SVGs were rendered at 64x64 on white.',
+  'Fluent Emoji Color: MIT, (c) Microsoft (@iconify-json/fluent-emoji); SVGs were rendered at 64x64 on white.',
   'Labels and keywords: emojibase-data (MIT), from Unicode CLDR.',
 ];
 
@@ -81,6 +93,8 @@ export interface EmojiManifest {
   counts: Record<EmojiSplit, EmojiSplitCounts> & { total: EmojiSplitCounts };
   duplicatesDropped: Record<string, number>;
   missingMetadata: string[];
+  /** Pictures the SVG renderer could not draw ("<set> <codepoints>: <error>"); they are left out. */
+  unrenderable: string[];
   captionsPerImage: number;
   credits: string[];
 }
@@ -164,12 +178,84 @@ function listVariants(emojiJson: DatasourceEmoji[]): Variant[] {
   return out;
 }
 
+/** Reads one variant's picture as 64x64 RGB on white; a string says why an SVG could not be drawn. */
+type ImageLoader = () => Promise<Float32Array | string>;
+
 /** Finds each variant's picture in one set's package; undefined where the set has none. */
-function imageLocator(set: EmojiSet, dir: string): (v: Variant) => string | undefined {
-  if (set !== 'fluent') return (v) => (v.hasImg(set) ? path.join(dir, 'img', set, '64', v.image) : undefined);
+function imageLocator(set: EmojiSet, dir: string): (v: Variant) => ImageLoader | undefined {
+  if (set === 'google' || set === 'twitter') {
+    return (v) => (v.hasImg(set) ? () => loadImageRgb(path.join(dir, 'img', set, '64', v.image), EMOJI_IMAGE_SIZE, { fit: 'contain' }) : undefined);
+  }
+  if (set === 'fluent') {
+    const byKey = new Map<string, string>();
+    for (const f of readdirSync(path.join(dir, 'assets'))) if (f.endsWith('.webp')) byKey.set(fluentKey(f.slice(0, -5)), path.join(dir, 'assets', f));
+    return (v) => {
+      const file = byKey.get(fluentKey(v.unified));
+      return file === undefined ? undefined : () => loadFluentRgb(file);
+    };
+  }
+  const icons = readJson<IconifyJson>(path.join(dir, 'icons.json'));
   const byKey = new Map<string, string>();
-  for (const f of readdirSync(path.join(dir, 'assets'))) if (f.endsWith('.webp')) byKey.set(fluentKey(f.slice(0, -5)), path.join(dir, 'assets', f));
-  return (v) => byKey.get(fluentKey(v.unified));
+  for (const [hex, name] of Object.entries(readJson<Record<string, string>>(path.join(packageDir(FLUENT_CHARS_PKG), 'chars.json')))) byKey.set(fluentKey(hex), name);
+  return (v) => {
+    const name = byKey.get(fluentKey(v.unified));
+    if (name === undefined) return undefined;
+    const svg = iconifySvg(icons, name, EMOJI_IMAGE_SIZE);
+    // librsvg gives up on a few of the Color set's drawings (2 of 3,139 in 1.2.7: the umbrellas).
+    return () => loadImageRgb(Buffer.from(svg), EMOJI_IMAGE_SIZE, { fit: 'contain' }).catch((e: Error) => e.message.split('\n').join(' '));
+  };
+}
+
+/** The parts of an Iconify JSON icon set (icons.json) that drawing an icon needs. */
+export interface IconifyJson {
+  width?: number;
+  height?: number;
+  icons: Record<string, IconifyIcon>;
+  aliases?: Record<string, IconifyIcon & { parent: string }>;
+}
+
+interface IconifyIcon {
+  body?: string;
+  left?: number;
+  top?: number;
+  width?: number;
+  height?: number;
+  hFlip?: boolean;
+  vFlip?: boolean;
+}
+
+/**
+ * One icon of an Iconify set as a standalone SVG document of size x size pixels. Aliases resolve
+ * to their parent's body with their own flips (Fluent draws "pointing right" as a mirrored
+ * "pointing left"); an unknown name throws.
+ */
+export function iconifySvg(set: IconifyJson, name: string, size: number): string {
+  let icon: IconifyIcon | undefined = set.icons[name];
+  let hFlip = false;
+  let vFlip = false;
+  for (let hops = 0; icon === undefined && hops < 8; hops++) {
+    const alias = set.aliases?.[name];
+    if (alias === undefined) break;
+    hFlip = hFlip !== (alias.hFlip === true);
+    vFlip = vFlip !== (alias.vFlip === true);
+    name = alias.parent;
+    icon = set.icons[name];
+  }
+  if (icon?.body === undefined) throw new Error(`icon "${name}" is not in the icon set`);
+  hFlip = hFlip !== (icon.hFlip === true);
+  vFlip = vFlip !== (icon.vFlip === true);
+  const left = icon.left ?? 0;
+  const top = icon.top ?? 0;
+  const width = icon.width ?? set.width ?? 16;
+  const height = icon.height ?? set.height ?? 16;
+  let body = icon.body;
+  if (hFlip || vFlip) {
+    // Mirror about the centre of the view box.
+    const tx = hFlip ? 2 * left + width : 0;
+    const ty = vFlip ? 2 * top + height : 0;
+    body = `<g transform="translate(${tx} ${ty}) scale(${hFlip ? -1 : 1} ${vFlip ? -1 : 1})">${body}</g>`;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${size}" height="${size}" viewBox="${left} ${top} ${width} ${height}">${body}</svg>`;
 }
 
 /**
@@ -193,10 +279,6 @@ async function loadFluentRgb(file: string): Promise<Float32Array> {
     .png()
     .toBuffer();
   return loadImageRgb(fitted, EMOJI_IMAGE_SIZE, { fit: 'contain' });
-}
-
-function loadSetImage(set: EmojiSet, file: string): Promise<Float32Array> {
-  return set === 'fluent' ? loadFluentRgb(file) : loadImageRgb(file, EMOJI_IMAGE_SIZE, { fit: 'contain' });
 }
 
 /** The base concepts a smoke subset keeps: pinned first, then emoji.json order. */
@@ -242,14 +324,15 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
   const tasks = sets.flatMap((set) => {
     const locate = imageLocator(set, setDirs.get(set)!);
     return chosen.flatMap((v) => {
-      const file = locate(v);
-      return file === undefined ? [] : [{ set, v, file }];
+      const load = locate(v);
+      return load === undefined ? [] : [{ set, v, load }];
     });
   });
   const counts = { train: emptyCounts(), 'val-images': emptyCounts(), 'val-concepts': emptyCounts(), total: emptyCounts() };
   const concepts = Object.fromEntries([...EMOJI_SPLITS, 'total'].map((s) => [s, new Set<string>()])) as Record<EmojiSplit | 'total', Set<string>>;
   const duplicatesDropped: Record<string, number> = Object.fromEntries(sets.map((s) => [s, 0]));
   const missingMetadata: string[] = [];
+  const unrenderable: string[] = [];
   const progress = new Progress({ total: tasks.length, label: 'emoji', unit: 'img', quiet: options.quiet });
 
   let built: EmojiManifest | undefined;
@@ -258,11 +341,16 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
     const seenPixels = new Map<EmojiSet, Set<string>>(sets.map((s) => [s, new Set<string>()]));
     for (let i = 0; i < tasks.length; i += BATCH) {
       const batch = tasks.slice(i, i + BATCH);
-      const pixels = await Promise.all(batch.map(({ set, file }) => loadSetImage(set, file)));
+      const pixels = await Promise.all(batch.map(({ load }) => load()));
       const writes: Promise<void>[] = [];
       batch.forEach(({ set, v }, j) => {
+        const rgb = pixels[j];
+        if (typeof rgb === 'string') {
+          unrenderable.push(`${set} ${v.unified}: ${rgb}`);
+          return;
+        }
         // Dedupe in task order, so the first of identical images is the one kept.
-        const digest = sha256(floatsToRgbBytes(pixels[j]));
+        const digest = sha256(floatsToRgbBytes(rgb));
         if (seenPixels.get(set)!.has(digest)) {
           duplicatesDropped[set]++;
           return;
@@ -285,7 +373,7 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
         concepts.total.add(base);
         writes.push(
           (async () => {
-            await fsp.writeFile(path.join(tmp, split, `${key}.png`), await encodePng(pixels[j], EMOJI_IMAGE_SIZE, EMOJI_IMAGE_SIZE));
+            await fsp.writeFile(path.join(tmp, split, `${key}.png`), await encodePng(rgb, EMOJI_IMAGE_SIZE, EMOJI_IMAGE_SIZE));
             await fsp.writeFile(path.join(tmp, split, `${key}.txt`), captions.join('\n') + '\n');
           })(),
         );
@@ -314,6 +402,7 @@ export async function buildEmojiDataset(options: EmojiBuildOptions): Promise<Emo
       counts,
       duplicatesDropped,
       missingMetadata,
+      unrenderable,
       captionsPerImage: 4,
       credits: [...EMOJI_CREDITS.filter((c) => sets.some((s) => c.includes(SET_INFO[s].pkg)) || c.includes(METADATA_PKG))],
     };

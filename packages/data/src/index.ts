@@ -13,7 +13,7 @@ export {
 } from './image-source.ts';
 export { parseCaptionText, parseCaptionJson, IMAGE_EXTENSIONS } from './source-formats.ts';
 export { readTarEntries, encodeTar, writeTar, TarFormatError, type TarEntry } from './tar.ts';
-export { buildEmojiDataset, fluentKey, EMOJI_SETS, EMOJI_SET_STYLES, DEFAULT_EMOJI_SETS, FLUENT_FIT, EMOJI_IMAGE_SIZE, EMOJI_CREDITS, type EmojiSet, type EmojiBuildOptions, type EmojiManifest, type EmojiSplitCounts } from './emoji-dataset.ts';
+export { buildEmojiDataset, fluentKey, iconifySvg, type IconifyJson, EMOJI_SETS, EMOJI_SET_STYLES, DEFAULT_EMOJI_SETS, FLUENT_FIT, EMOJI_IMAGE_SIZE, EMOJI_CREDITS, type EmojiSet, type EmojiBuildOptions, type EmojiManifest, type EmojiSplitCounts } from './emoji-dataset.ts';
 export { baseKey, emojiSplit, EMOJI_SPLITS, PINNED_TRAIN_CONCEPTS, SPLIT_RULE, type EmojiSplit } from './emoji-split.ts';
 export { emojiCaptions, cleanLabel, withArticle, extraTags, type EmojiMeta, type EmojiStyle } from './emoji-captions.ts';
 export {

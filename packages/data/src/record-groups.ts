@@ -36,8 +36,9 @@ export function groupKeyFunction(rule: string): (key: string) => string {
   if (rule === 'emoji') {
     return (key) => {
       const name = path.posix.basename(key.split(path.sep).join('/'));
-      const m = /^[a-z]+-([0-9a-f]+(?:-[0-9a-f]+)*)$/i.exec(name);
-      if (!m) throw new UsageError(`--group-by emoji: image key "${key}" is not <set>-<codepoints> (e.g. google-1f951), as dalle-data emoji writes them`);
+      // Set names are letters and hyphens ("google", "fluent-flat"); emoji codepoints start with a digit.
+      const m = /^[a-z]+(?:-[a-z]+)*-([0-9][0-9a-f]*(?:-[0-9a-f]+)*)$/i.exec(name);
+      if (!m) throw new UsageError(`--group-by emoji: image key "${key}" is not <set>-<codepoints> (e.g. google-1f951, fluent-flat-1f951), as dalle-data emoji writes them`);
       return baseKey(m[1]);
     };
   }

@@ -17,7 +17,7 @@ program
   .command('emoji')
   .description('Build the emoji dataset: DIR/{train,val-images,val-concepts}/<key>.png (64x64 on white) + <key>.txt (4 captions), and DIR/manifest.json')
   .requiredOption('--out <dir>', 'output folder (replaced atomically)')
-  .option('--sets <list>', `comma list of art sets: ${EMOJI_SETS.join(', ')} (fluent: Fluent Emoji 3D, MIT)`, DEFAULT_EMOJI_SETS.join(','))
+  .option('--sets <list>', `comma list of art sets: ${EMOJI_SETS.join(', ')} (fluent: Fluent Emoji 3D; fluent-flat, fluent-color: Fluent Emoji's 2D styles; all three MIT)`, DEFAULT_EMOJI_SETS.join(','))
   .option('--limit <n>', 'smoke subset: only the first N base concepts (pinned ones first)', parseIntOption('--limit', 1))
   .option('--quiet', 'no progress bar')
   .action(async (opts: { out: string; sets: string; limit?: number; quiet?: boolean }) => {
