@@ -200,9 +200,8 @@ function imageLocator(set: EmojiSet, dir: string): (v: Variant) => ImageLoader |
   return (v) => {
     const name = byKey.get(fluentKey(v.unified));
     if (name === undefined) return undefined;
-    const svg = iconifySvg(icons, name, EMOJI_IMAGE_SIZE);
     // librsvg gives up on a few of the Color set's drawings (2 of 3,139 in 1.2.7: the umbrellas).
-    return () => loadImageRgb(Buffer.from(svg), EMOJI_IMAGE_SIZE, { fit: 'contain' }).catch((e: Error) => e.message.split('\n').join(' '));
+    return () => loadImageRgb(Buffer.from(iconifySvg(icons, name, EMOJI_IMAGE_SIZE)), EMOJI_IMAGE_SIZE, { fit: 'contain' }).catch((e: Error) => e.message.split('\n').join(' '));
   };
 }
 
