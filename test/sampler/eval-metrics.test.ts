@@ -137,6 +137,9 @@ describe('sampler/eval metrics', () => {
     assert.deepEqual(cfg.skip, []);
     assert.throws(() => resolveEvalConfig({ prompts: 0 }), /prompts must be an integer in \[1, \d+\], got 0/);
     assert.throws(() => resolveEvalConfig({ sheetPrompts: [] }), UsageError);
+    assert.deepEqual([cfg.topP, cfg.temperature], [undefined, undefined], 'the weights\' recommendation, else the sampler default');
+    assert.throws(() => resolveEvalConfig({ topP: 0 }), /topP must be in \(0, 1\], got 0/);
+    assert.throws(() => resolveEvalConfig({ temperature: -1 }), /temperature must be a finite number > 0, got -1/);
     assert.deepEqual(parseSkip('clip, sheet,clip'), ['clip', 'sheet']);
     assert.throws(() => parseSkip('clip,images'), /unknown phase "images" \(expected a comma list of dvae, transformer, clip, generation, sheet\)/);
   });

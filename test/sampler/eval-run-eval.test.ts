@@ -107,13 +107,17 @@ describe('sampler/eval evaluateModel', function () {
     mkdirSync(tuned);
     for (const part of ['tokenizer', 'dvae', 'transformer']) symlinkSync(path.join(weights.dir, part), path.join(tuned, part));
     const manifest = JSON.parse(readFileSync(path.join(weights.dir, 'manifest.json'), 'utf8'));
-    writeFileSync(path.join(tuned, 'manifest.json'), JSON.stringify({ ...manifest, sampling: { condScale: 1.5, topK: 4 } }));
+    writeFileSync(path.join(tuned, 'manifest.json'), JSON.stringify({ ...manifest, sampling: { condScale: 1.5, topK: 4, temperature: 0.5, topP: 0.9 } }));
     const opts = { images, skip: ['dvae', 'transformer', 'clip', 'generation'] as EvalPhase[], perPrompt: 1, sheetCandidates: 1, sheetPrompts: ['a cat'] };
     const r = await evaluateModel({ ...opts, weights: tuned });
-    assert.deepEqual([r.report.settings.condScale, r.report.settings.topK], [1.5, 4]);
-    const byHand = await evaluateModel({ ...opts, weights: weights.dir, condScale: 1.5, topK: 4 });
+    const { condScale, topK, temperature, topP } = r.report.settings;
+    assert.deepEqual([condScale, topK, temperature, topP], [1.5, 4, 0.5, 0.9]);
+    const byHand = await evaluateModel({ ...opts, weights: weights.dir, condScale: 1.5, topK: 4, temperature: 0.5, topP: 0.9 });
     assert.deepEqual(r.sheetPng, byHand.sheetPng);
-    const over = await evaluateModel({ ...opts, weights: tuned, condScale: 1 });
-    assert.equal(over.report.settings.condScale, 1);
+    // the temperature reaches the sampler: the same settings at temperature 1 draw another sheet
+    const warmer = await evaluateModel({ ...opts, weights: weights.dir, condScale: 1.5, topK: 4, temperature: 1, topP: 0.9 });
+    assert.notDeepEqual(warmer.sheetPng, byHand.sheetPng);
+    const over = await evaluateModel({ ...opts, weights: tuned, condScale: 1, temperature: 2 });
+    assert.deepEqual([over.report.settings.condScale, over.report.settings.temperature, over.report.settings.topP], [1, 2, 0.9]);
   });
 });

@@ -22,6 +22,8 @@ interface EvalCliOptions {
   sheetCandidates?: number;
   sheetPrompt?: string[];
   topK?: number;
+  topP?: number;
+  temperature?: number;
   condScale?: number;
   seed?: number;
   batchSize?: number;
@@ -46,6 +48,8 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
   .option('--sheet-candidates <count>', `images sampled per contact-sheet prompt, the best --per-prompt shown (default ${D.sheetCandidates}, as dalle-sample)`, parseIntOption('--sheet-candidates', 1, MAX_IMAGES))
   .option('--sheet-prompt <text>', `a contact-sheet prompt, repeatable (default: ${DEFAULT_SHEET_PROMPTS.map((p) => JSON.stringify(p)).join(', ')})`, collect)
   .option('--top-k <k>', `sample among the k most likely codes, 1..K (default: as dalle-sample, the weights' manifest.json "sampling", else min(${SAMPLER_DEFAULTS.topK}, K))`, parseIntOption('--top-k', 1))
+  .option('--top-p <p>', `nucleus sampling mass in (0, 1] (default: as dalle-sample, the weights' manifest.json "sampling", else ${SAMPLER_DEFAULTS.topP})`, parseFloatOption('--top-p', 0, 1, { minExclusive: true }))
+  .option('--temperature <t>', `divides the logits, > 0 (default: as dalle-sample, the weights' manifest.json "sampling", else ${SAMPLER_DEFAULTS.temperature})`, parseFloatOption('--temperature', 0, Infinity, { minExclusive: true }))
   .option('--cond-scale <s>', `classifier-free guidance scale; 1 turns it off (default: as dalle-sample, the weights' manifest.json "sampling", else ${SAMPLER_DEFAULTS.condScale})`, parseFloatOption('--cond-scale'))
   .option('--seed <seed>', `sampling seed (default ${D.seed})`, parseIntOption('--seed', 0, 0xffffffff))
   .option('--batch-size <b>', `candidates sampled together (default ${D.batchSize})`, parseIntOption('--batch-size', 1, MAX_IMAGES))
@@ -65,6 +69,8 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
       sheetCandidates: opts.sheetCandidates,
       sheetPrompts: opts.sheetPrompt,
       topK: opts.topK,
+      topP: opts.topP,
+      temperature: opts.temperature,
       condScale: opts.condScale,
       seed: opts.seed,
       batchSize: opts.batchSize,
@@ -77,8 +83,8 @@ const program = createCommand('dalle-eval', 'Evaluate a weights folder on the he
     const [{ evaluateModel }, { writeEvalFolder, evalMarkdown }] = await Promise.all([import('../eval/run-eval.ts'), import('../eval/report.ts')]);
     await setupBackend(opts);
     // The sampler's own resolution (flags, then the weights' recommendation, then the defaults); K is known once the model loads.
-    const planned = resolveSamplerConfig({ topK: cfg.topK, condScale: cfg.condScale }, undefined, manifest.sampling);
-    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=min(${planned.topK}, K) condScale=${planned.condScale} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
+    const planned = resolveSamplerConfig({ topK: cfg.topK, topP: cfg.topP, temperature: cfg.temperature, condScale: cfg.condScale }, undefined, manifest.sampling);
+    log(`dalle-eval: weights ${weights} limit=${cfg.limit ?? 'all'} clipImages=${cfg.clipImages} prompts=${cfg.prompts} candidates=${cfg.numCandidates} perPrompt=${cfg.perPrompt} topK=min(${planned.topK}, K) topP=${planned.topP} temperature=${planned.temperature} condScale=${planned.condScale} seed=${cfg.seed} skip=${cfg.skip.join(',') || 'none'}`);
     const result = await evaluateModel({
       ...options,
       progress: (label, total, unit) => new Progress({ total, label, unit }),

@@ -36,6 +36,8 @@ export interface EvalConfig {
   sheetCandidates: number;
   /** Sampler settings shared by generation and the sheet; undefined: what dalle-sample would use. */
   topK: number | undefined;
+  topP: number | undefined;
+  temperature: number | undefined;
   condScale: number | undefined;
   seed: number;
   /** Candidates sampled together (SamplerConfig.batchSize). */
@@ -57,6 +59,8 @@ export const EVAL_DEFAULTS: Readonly<Omit<EvalConfig, 'sheetPrompts' | 'skip'>> 
   perPrompt: 4, // one row of 4 per prompt: an 8 x 4 sheet
   sheetCandidates: SAMPLER_DEFAULTS.numCandidates, // the sheet shows what dalle-sample gives: the best of its default pool
   topK: undefined, // what dalle-sample users get: the weights' recommendation, else min(64, K)
+  topP: undefined, // likewise, else 1
+  temperature: undefined, // likewise, else 1
   condScale: undefined, // likewise: the weights' recommendation, else the sampler's default
   seed: SAMPLER_DEFAULTS.seed, // reproducible by default
   batchSize: SAMPLER_DEFAULTS.batchSize,
@@ -90,6 +94,8 @@ export function resolveEvalConfig(partial: Partial<EvalConfig> = {}): EvalConfig
   count('batchSize', cfg.batchSize);
   count('evalBatchSize', cfg.evalBatchSize);
   if (cfg.topK !== undefined) count('topK', cfg.topK, Number.MAX_SAFE_INTEGER);
+  if (cfg.topP !== undefined && !(cfg.topP > 0 && cfg.topP <= 1)) throw new UsageError(`topP must be in (0, 1], got ${cfg.topP}`);
+  if (cfg.temperature !== undefined && !(cfg.temperature > 0 && Number.isFinite(cfg.temperature))) throw new UsageError(`temperature must be a finite number > 0, got ${cfg.temperature}`);
   if (cfg.condScale !== undefined && !Number.isFinite(cfg.condScale)) throw new UsageError(`condScale must be a finite number, got ${cfg.condScale}`);
   for (const [name, v] of [['seed', cfg.seed], ['shuffleSeed', cfg.shuffleSeed]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new UsageError(`${name} must be an integer in [0, ${0xffffffff}], got ${v}`);

@@ -21,7 +21,7 @@ export function evalMarkdown(r: EvalReport): string {
   out.push(`- weights: \`${r.weights}\``);
   if (r.heldOut) out.push(`- held-out images: \`${r.heldOut.spec}\`, ${r.heldOut.images} read${r.heldOut.skipped ? `, ${r.heldOut.skipped} skipped` : ''}${r.heldOut.limit !== 'all' ? ` (--limit ${r.heldOut.limit})` : ''}`);
   const s = r.settings;
-  out.push(`- sampler: top-k ${s.topK}, cond-scale ${s.condScale}, seed ${s.seed}, candidates ${s.numCandidates}, batch ${s.batchSize}; backend ${r.backend}`);
+  out.push(`- sampler: top-k ${s.topK}, top-p ${s.topP}, temperature ${s.temperature}, cond-scale ${s.condScale}, seed ${s.seed}, candidates ${s.numCandidates}, batch ${s.batchSize}; backend ${r.backend}`);
   if (s.skip.length) out.push(`- skipped phases: ${s.skip.join(', ')}`);
   if (r.dvae) {
     const d = r.dvae;

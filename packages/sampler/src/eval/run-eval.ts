@@ -80,7 +80,7 @@ export interface EvalReport {
   manifest: { name: string | null; version: string | null };
   heldOut: { spec: string; images: number; skipped: number; limit: number | 'all' } | null;
   backend: string;
-  settings: { topK: number; condScale: number; seed: number; batchSize: number; numCandidates: number; groupSize: number; skip: EvalPhase[] };
+  settings: { topK: number; topP: number; temperature: number; condScale: number; seed: number; batchSize: number; numCandidates: number; groupSize: number; skip: EvalPhase[] };
   dvae: DvaeMetrics | null;
   transformer: TransformerMetrics | null;
   clip: ClipMetrics | null;
@@ -128,8 +128,12 @@ export async function evaluateModel(options: EvaluateModelOptions = {}): Promise
     timingsMs.load = Math.round(performance.now() - tLoad);
     const p = pipeline;
     const tok = p.imageTokenizer;
-    const sc = resolveSamplerConfig({ n: 1, numCandidates: cfg.numCandidates, topK: cfg.topK, condScale: cfg.condScale, seed: cfg.seed, batchSize: cfg.batchSize }, { codebookSize: p.prior.codebookSize }, p.sampling);
-    const sampler: SamplerSettings = { topK: sc.topK, condScale: sc.condScale, seed: sc.seed, batchSize: sc.batchSize };
+    const sc = resolveSamplerConfig(
+      { n: 1, numCandidates: cfg.numCandidates, topK: cfg.topK, topP: cfg.topP, temperature: cfg.temperature, condScale: cfg.condScale, seed: cfg.seed, batchSize: cfg.batchSize },
+      { codebookSize: p.prior.codebookSize },
+      p.sampling,
+    );
+    const sampler: SamplerSettings = { topK: sc.topK, topP: sc.topP, temperature: sc.temperature, condScale: sc.condScale, seed: sc.seed, batchSize: sc.batchSize };
 
     let heldOut: HeldOutImages | null = null;
     if (needsHeldOutImages(cfg, options.tokens)) {
@@ -326,6 +330,8 @@ async function clipPhase(scorer: ClipScorer, h: HeldOutImages, cfg: EvalConfig, 
 
 interface SamplerSettings {
   topK: number;
+  topP: number;
+  temperature: number;
   condScale: number;
   seed: number;
   batchSize: number;
