@@ -1,7 +1,7 @@
 // dalle-eval settings: one config type, its defaults (each with the reason) and its validation.
 // Sampling knobs come from SamplerConfig (config.ts); this adds what the evaluation itself chooses.
 import { UsageError } from '@dalle/core';
-import { MAX_IMAGES, SAMPLER_DEFAULTS } from '../config.ts';
+import { MAX_IMAGES, SAMPLER_DEFAULTS, resolveSamplerConfig } from '../config.ts';
 
 /** The evaluation's phases, in the order they run. */
 export const EVAL_PHASES = ['dvae', 'transformer', 'clip', 'generation', 'sheet'] as const;
@@ -94,9 +94,8 @@ export function resolveEvalConfig(partial: Partial<EvalConfig> = {}): EvalConfig
   count('batchSize', cfg.batchSize);
   count('evalBatchSize', cfg.evalBatchSize);
   if (cfg.topK !== undefined) count('topK', cfg.topK, Number.MAX_SAFE_INTEGER);
-  if (cfg.topP !== undefined && !(cfg.topP > 0 && cfg.topP <= 1)) throw new UsageError(`topP must be in (0, 1], got ${cfg.topP}`);
-  if (cfg.temperature !== undefined && !(cfg.temperature > 0 && Number.isFinite(cfg.temperature))) throw new UsageError(`temperature must be a finite number > 0, got ${cfg.temperature}`);
-  if (cfg.condScale !== undefined && !Number.isFinite(cfg.condScale)) throw new UsageError(`condScale must be a finite number, got ${cfg.condScale}`);
+  // The sampler's own checks (undefined fields take its defaults, which pass).
+  resolveSamplerConfig({ topP: cfg.topP, temperature: cfg.temperature, condScale: cfg.condScale });
   for (const [name, v] of [['seed', cfg.seed], ['shuffleSeed', cfg.shuffleSeed]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new UsageError(`${name} must be an integer in [0, ${0xffffffff}], got ${v}`);
   }

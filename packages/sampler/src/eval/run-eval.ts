@@ -7,7 +7,7 @@ import { openCaptionSource, openTokenDataset } from '@dalle/data';
 import { checkDatasetFits, disposeTransformer, evaluateLoss, loadTransformer, type EvalLosses, type TokenBatchSource, type TransformerModel } from '@dalle/transformer';
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
-import { resolveSamplerConfig } from '../config.ts';
+import { resolveSamplerConfig, type SamplerConfig } from '../config.ts';
 import { generate, type Pipeline } from '../generate.ts';
 import { loadPipeline } from '../pipeline.ts';
 import type { Reranker } from '../types.ts';
@@ -80,7 +80,7 @@ export interface EvalReport {
   manifest: { name: string | null; version: string | null };
   heldOut: { spec: string; images: number; skipped: number; limit: number | 'all' } | null;
   backend: string;
-  settings: { topK: number; topP: number; temperature: number; condScale: number; seed: number; batchSize: number; numCandidates: number; groupSize: number; skip: EvalPhase[] };
+  settings: SamplerSettings & { numCandidates: number; groupSize: number; skip: EvalPhase[] };
   dvae: DvaeMetrics | null;
   transformer: TransformerMetrics | null;
   clip: ClipMetrics | null;
@@ -328,14 +328,8 @@ async function clipPhase(scorer: ClipScorer, h: HeldOutImages, cfg: EvalConfig, 
   }
 }
 
-interface SamplerSettings {
-  topK: number;
-  topP: number;
-  temperature: number;
-  condScale: number;
-  seed: number;
-  batchSize: number;
-}
+/** The sampler settings that generation and the sheet share, as resolved for the loaded model. */
+type SamplerSettings = Pick<SamplerConfig, 'topK' | 'topP' | 'temperature' | 'condScale' | 'seed' | 'batchSize'>;
 
 async function generationPhase(
   p: Pipeline,
