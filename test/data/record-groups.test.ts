@@ -87,6 +87,58 @@ describe('data/record-groups', function () {
     assert.throws(() => new GroupBalancedSampler([0, 1, 1], { seed: 1, epoch: 0, index: 0, groups: 3 }), { name: 'UsageError', message: /saved over 3 record groups, but the data has 2/ });
   });
 
+  it('weighted order: each epoch keeps its length; draws follow the weights; a 0-weight group is never drawn', () => {
+    const sizes = [6, 1, 3, 2];
+    const ids = interleavedIds(sizes); // 12 records
+    const weights = [1, 3, 0, 2];
+    const s = new GroupBalancedSampler(ids, { seed: 3 }, weights);
+    const epochs = 60;
+    const visits = new Array(4).fill(0);
+    for (let e = 0; e < epochs; e++) {
+      const epoch = s.next(ids.length);
+      assert.equal(epoch.length, 12);
+      const perEpoch = new Array(4).fill(0);
+      for (const r of epoch) perEpoch[ids[r]]++;
+      // owed 12 * w / 6 = 2, 6, 0, 4 draws an epoch: whole numbers, so exactly that every epoch
+      assert.deepEqual(perEpoch, [2, 6, 0, 4]);
+      perEpoch.forEach((v, g) => (visits[g] += v));
+    }
+    assert.deepEqual(s.state(), { seed: 3, epoch: 59, index: 12, groups: 4 });
+    // a group owed a fraction of a draw gets it in that fraction of the epochs
+    const frac = new GroupBalancedSampler(ids, { seed: 4 }, [1, 1, 1, 0.1]); // group 3: 12 * 0.1 / 3.1 = 0.387 an epoch
+    let lone = 0;
+    for (let e = 0; e < 400; e++) lone += frac.next(ids.length).filter((r) => ids[r] === 3).length;
+    assert.ok(Math.abs(lone / 400 - 12 * 0.1 / 3.1) < 0.05, `group 3 drawn ${lone} times in 400 epochs`);
+  });
+
+  it('weighted order: a heavy group\'s visits are spread through the epoch, its records take turns', () => {
+    const ids = interleavedIds([4, 4, 4, 4, 4]); // 20 records
+    const s = new GroupBalancedSampler(ids, { seed: 9 }, [6, 1, 1, 1, 1]); // group 0: 12 draws of 20
+    const epoch = s.next(20);
+    const at = epoch.flatMap((r, i) => (ids[r] === 0 ? [i] : []));
+    assert.equal(at.length, 12);
+    const gaps = at.slice(1).map((p, k) => p - at[k]);
+    assert.ok(Math.max(...gaps) <= 3, `group 0 at ${at}`); // evenly: at most every 20/12 = 1.7 draws, give or take the others' ties
+    const own = epoch.filter((r) => ids[r] === 0);
+    for (let k = 0; k < own.length; k++) assert.equal(own[k], own[k % 4], 'its 4 records cycle in one order');
+    assert.equal(new Set(own.slice(0, 4)).size, 4);
+  });
+
+  it('weighted order is deterministic per seed, resumes exactly, and refuses bad weights', () => {
+    const ids = interleavedIds([4, 1, 3]);
+    const w = [0.5, 2, 1];
+    const a = new GroupBalancedSampler(ids, { seed: 5 }, w);
+    assert.deepEqual(a.next(20), new GroupBalancedSampler(ids, { seed: 5 }, w).next(20));
+    assert.notDeepEqual(new GroupBalancedSampler(ids, { seed: 5 }, w).next(24), new GroupBalancedSampler(ids, { seed: 5 }).next(24), 'weights change the order');
+    const resumed = new GroupBalancedSampler(ids, JSON.parse(JSON.stringify(a.state())), w);
+    for (let i = 0; i < 6; i++) assert.deepEqual(resumed.next(5), a.next(5));
+    assert.throws(() => new GroupBalancedSampler(ids, { seed: 1 }, [1, 1]), { name: 'UsageError', message: 'group weights: 2 weights for group ids 0..2; give one weight per group' });
+    assert.throws(() => new GroupBalancedSampler([0, 2], { seed: 1 }, [1, 1, 1]), { name: 'UsageError', message: 'group weights: 3 weights for group ids 0..2 (group 1 has no records); give one weight per group' });
+    assert.throws(() => new GroupBalancedSampler(ids, { seed: 1 }, [1, -1, 1]), { name: 'UsageError', message: 'group weights: weight 1 must be a finite number >= 0, got -1' });
+    assert.throws(() => new GroupBalancedSampler(ids, { seed: 1 }, [1, NaN, 1]), { name: 'UsageError', message: 'group weights: weight 1 must be a finite number >= 0, got NaN' });
+    assert.throws(() => new GroupBalancedSampler(ids, { seed: 1 }, [0, 0, 0]), { name: 'UsageError', message: 'group weights: all weights are 0; at least one group must be drawn' });
+  });
+
   it('token datasets carry groups.json; the reader checks it; datasets join by group name', async () => {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'record-groups-'));
     try {

@@ -79,12 +79,18 @@ export class EpochSampler {
  * size / groups times per epoch (give or take one), whatever its size, so a record of a group
  * of m records comes up size / (groups * m) times per epoch on average. The state and resume
  * rules are EpochSampler's.
+ *
+ * With `weights` (one per group id, >= 0, not all 0), group g gets size * w_g / sum(w) of an
+ * epoch's draws instead: the counts are rounded by systematic sampling with a random start over
+ * the shuffled groups (so a group owed 0.3 draws an epoch gets one in about 3 epochs out of 10),
+ * and each group's visits are spread evenly through the epoch, from a random phase.
  */
 export class GroupBalancedSampler extends EpochSampler {
   private readonly members: number[][];
+  private readonly weights: Float64Array | undefined;
 
-  /** groupIds[r]: the group of record r, dense in [0, groups). */
-  constructor(groupIds: ArrayLike<number>, state: SamplerState | { seed: number }) {
+  /** groupIds[r]: the group of record r, dense in [0, groups); weights[g]: group g's share of the draws (default even). */
+  constructor(groupIds: ArrayLike<number>, state: SamplerState | { seed: number }, weights?: ArrayLike<number>) {
     super(groupIds.length, state);
     const saved = (state as Partial<SamplerState>).groups;
     const members: number[][] = [];
@@ -92,6 +98,17 @@ export class GroupBalancedSampler extends EpochSampler {
       const g = groupIds[r];
       if (!Number.isInteger(g) || g < 0) throw new UsageError(`group id of record ${r} must be a non-negative integer, got ${g}`);
       (members[g] ??= []).push(r);
+    }
+    if (weights !== undefined) {
+      const hole = members.findIndex((m) => m === undefined);
+      if (hole >= 0 || members.length !== weights.length) throw new UsageError(`group weights: ${weights.length} weights for group ids 0..${members.length - 1}${hole >= 0 ? ` (group ${hole} has no records)` : ''}; give one weight per group`);
+      let total = 0;
+      for (let g = 0; g < weights.length; g++) {
+        if (!Number.isFinite(weights[g]) || weights[g] < 0) throw new UsageError(`group weights: weight ${g} must be a finite number >= 0, got ${weights[g]}`);
+        total += weights[g];
+      }
+      if (!(total > 0)) throw new UsageError('group weights: all weights are 0; at least one group must be drawn');
+      this.weights = Float64Array.from(weights, (w) => w / total);
     }
     this.members = members.filter((m) => m !== undefined);
     if (saved !== undefined && saved !== this.members.length) throw new UsageError(`sampler state was saved over ${saved} record groups, but the data has ${this.members.length} (re-encoded with another --group-by?)`);
@@ -107,6 +124,7 @@ export class GroupBalancedSampler extends EpochSampler {
 
   override permutation(epoch: number): number[] {
     const rng = new Rng(this.epochSeed(epoch));
+    if (this.weights) return this.weightedPermutation(rng);
     const shuffled = this.members.map((m) => rng.shuffle([...m]));
     const visits = new Array<number>(shuffled.length).fill(0);
     const passOrder = Array.from({ length: shuffled.length }, (_, g) => g);
@@ -119,5 +137,35 @@ export class GroupBalancedSampler extends EpochSampler {
       }
     }
     return out;
+  }
+
+  /** One epoch of draws in proportion to the weights (see the class comment). */
+  private weightedPermutation(rng: Rng): number[] {
+    const w = this.weights!;
+    const shuffled = this.members.map((m) => rng.shuffle([...m]));
+    // Systematic sampling: walk the groups in a random order, cumulating size * w_g; group g
+    // gets the number of points start + k (k = 0, 1, ...) that fall in its stretch.
+    const counts = new Array<number>(w.length).fill(0);
+    let edge = 0;
+    let point = rng.next();
+    let last = -1;
+    for (const g of rng.shuffle(Array.from({ length: w.length }, (_, i) => i))) {
+      if (w[g] === 0) continue;
+      edge += this.size * w[g];
+      last = g;
+      while (point < edge && point < this.size) {
+        counts[g]++;
+        point++;
+      }
+    }
+    for (; point < this.size; point++) counts[last]++; // rounding left the last stretch a hair short
+    // Spread each group's visits evenly: visit k of group g sits at (k + phase_g) / counts_g.
+    const visits: { at: number; g: number; k: number }[] = [];
+    counts.forEach((n, g) => {
+      const phase = rng.next();
+      for (let k = 0; k < n; k++) visits.push({ at: (k + phase) / n, g, k });
+    });
+    visits.sort((a, b) => a.at - b.at || a.g - b.g);
+    return visits.map(({ g, k }) => shuffled[g][k % shuffled[g].length]);
   }
 }
