@@ -10,6 +10,7 @@
 #   DALLE_WORKERS=2 scripts/train-default.sh  # transformer data-parallel on 2 idle cores (wasm/cpu)
 #   SETS=google,twitter,fluent scripts/train-default.sh  # add Fluent Emoji 3D as a third art style
 #   SETS=google,twitter,fluent,fluent-flat,fluent-color scripts/train-default.sh  # and Fluent's two 2D styles
+#   BALANCE=1 FOCUS=2 scripts/train-default.sh  # concepts drawn evenly, then by how badly the model draws them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ DALLE_WARMUP=${DALLE_WARMUP:-200}
 DALLE_WORKERS=${DALLE_WORKERS:-1}
 MIRROR=${MIRROR:-1}          # dvae-encode --mirror on the training split
 BALANCE=${BALANCE:-0}        # 1: dalle-train --balance, every emoji concept drawn equally often (skin tones folded)
+FOCUS=${FOCUS:-0}            # with BALANCE=1: dalle-train --focus, concepts drawn by their loss under the starting model to this power (e.g. 2)
 CLIP_SHIFT=${CLIP_SHIFT:-4}  # clip-train --shift: random shifts of up to 4 pixels
 STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
@@ -90,6 +92,7 @@ stage_transformer() {
     --steps "$DALLE_STEPS" --warmup-steps "$DALLE_WARMUP" --checkpoint-every 100 --val-every 1000 --val-batches 20
     --export "$RUN/export/transformer" --workers "$DALLE_WORKERS")
   [ "$BALANCE" = 1 ] && args+=(--balance)
+  [ "$BALANCE" = 1 ] && [ "$FOCUS" != 0 ] && args+=(--focus "$FOCUS")
   if [ -d "$RUN/transformer/checkpoints" ]; then
     bin transformer dalle-train --resume "$RUN/transformer" --export "$RUN/export/transformer" --workers "$DALLE_WORKERS"
   elif [ -f weights/transformer/model.safetensors ] && [ -z "${RETRAIN_DALLE:-}" ]; then

@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '@dalle/core';
-import { TokenDatasetWriter, type TokenDatasetInfo } from '@dalle/data';
-import { RUN_LOCK_FILE, createTransformer, disposeTransformer, imageSeqLen, saveTransformer, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
+import { openTokenDataset, TokenDatasetWriter, type TokenDatasetInfo } from '@dalle/data';
+import { RUN_LOCK_FILE, createTransformer, disposeTransformer, evaluateLoss, imageSeqLen, saveTransformer, loadCheckpoint, loadTransformer, runTraining, transformerPreset } from '@dalle/transformer';
 import { CLI, TRAINING } from '../helpers/timeouts.ts';
 import { memoryDataset } from './fixtures.ts';
 
@@ -105,6 +105,45 @@ describe('dalle-train run (runTraining)', function () {
     );
   });
 
+  it('--focus weighs the groups by their loss under the init model, keeps the weights in the run folder, and --resume reads them back', async () => {
+    const g1 = await writeDataset(path.join(dir, 'focus-1'), 6, 8, {}, ['a', 'a', 'b', 'b', 'c', 'c']);
+    const runDir = path.join(dir, 'runs', 'focused');
+    const lines: string[] = [];
+    const res = await runTraining({ data: [g1], runDir, init: initDir, train: { steps: 2, batchSize: 3, balanceGroups: true, focus: 2, checkpointEvery: 1 }, quiet: true, log: (l) => lines.push(l) });
+    assert.equal(res.train.step, 2);
+    const saved = JSON.parse(await fsp.readFile(path.join(runDir, 'focus.json'), 'utf8'));
+    assert.deepEqual(saved.names, ['a', 'b', 'c']);
+    assert.equal(saved.alpha, 2);
+    assert.equal(saved.model, path.resolve(initDir));
+    // the losses are the init model's image losses of the groups' records (2 each, all measured)
+    const init = await loadTransformer(initDir);
+    const ds = await openTokenDataset(g1);
+    const expected = [0, 2, 4].map((r) => evaluateLoss(init, { ...ds, size: 2, batch: (idx: number[]) => ds.batch(idx.map((i) => r + i)) }).image);
+    disposeTransformer(init);
+    saved.losses.forEach((l: number, g: number) => assert.ok(Math.abs(l - expected[g]) < 1e-5, `group ${g}: ${l} vs ${expected[g]}`));
+    const w = expected.map((l) => l ** 2);
+    const mean = w.reduce((a, b) => a + b) / 3;
+    saved.weights.forEach((x: number, g: number) => assert.ok(Math.abs(x - w[g] / mean) < 1e-4, `weight ${g}`)); // losses this close need no floor
+    assert.ok(lines.some((l) => l === `data order: 3 record groups (by image) sampled by their image loss under ${path.resolve(initDir)}`), lines.join('\n'));
+    assert.ok(lines.some((l) => /^focus 2: group image loss min [\d.]+, median [\d.]+, max [\d.]+; the worst-drawn tenth of the groups gets [\d.]+% of the draws/.test(l)), lines.join('\n'));
+    const ck = await loadCheckpoint(path.join(runDir, 'checkpoints', 'step-2'));
+    assert.equal(ck.trainConfig.focus, 2);
+    disposeTransformer(ck.model);
+    const resumed: string[] = [];
+    const more = await runTraining({ data: [g1], runDir, resume: true, train: { steps: 3 }, quiet: true, log: (l) => resumed.push(l) });
+    assert.equal(more.train.step, 3);
+    assert.ok(resumed.some((l) => l.startsWith('focus 2: ')) && !resumed.some((l) => l.startsWith('focus: measuring')), 'resume reads the weights, it does not measure them again');
+    await fsp.rm(path.join(runDir, 'focus.json'));
+    await assert.rejects(runTraining({ data: [g1], runDir, resume: true, train: { steps: 4 }, quiet: true }), {
+      name: 'UsageError',
+      message: `${path.join(runDir, 'focus.json')} is missing: a run with --focus keeps its group weights there; it cannot resume without them`,
+    });
+    await assert.rejects(runTraining({ data: [g1], runDir: path.join(dir, 'runs', 'focus-2'), preset: 'tiny', train: { steps: 1, focus: 1 }, quiet: true }), {
+      name: 'UsageError',
+      message: 'focus weighs record groups: it needs balanceGroups (dalle-train --balance), got focus 1 without it',
+    });
+  });
+
   it('refuses datasets that do not match the model, its dVAE or tokenizer, or each other', async () => {
     const runDir = path.join(dir, 'runs', 'r2');
     const grid4 = await writeDataset(path.join(dir, 'grid4'), 2, 1, { gridSize: 4 });
@@ -201,9 +240,15 @@ describe('dalle-train command', function () {
   it('--help describes the options; bad input exits 2 with one line', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
-    for (const flag of ['--data', '--val', '--resume', '--init', '--reinit-image', '--remap-image', '--export', '--grad-accum', '--clip-norm', '--caption-dropout']) assert.ok(help.stdout.includes(flag), flag);
+    for (const flag of ['--data', '--val', '--resume', '--init', '--reinit-image', '--remap-image', '--export', '--grad-accum', '--clip-norm', '--caption-dropout', '--balance', '--focus']) assert.ok(help.stdout.includes(flag), flag);
     const bad = spawnSync(process.execPath, [bin, '--data', '/nonexistent-dataset', '--backend', 'cpu', '--preset', 'tiny', '--runs-dir', os.tmpdir(), '--name', `dalle-train-test-${process.pid}`], { encoding: 'utf8' });
     assert.equal(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /dalle-train: error: not a token dataset/);
+    const badFocus = spawnSync(process.execPath, [bin, '--data', '/nonexistent-dataset', '--focus', '-1'], { encoding: 'utf8' });
+    assert.equal(badFocus.status, 2, badFocus.stderr);
+    assert.match(badFocus.stderr, /--focus/);
+    const unbalanced = spawnSync(process.execPath, [bin, '--data', '/nonexistent-dataset', '--backend', 'cpu', '--preset', 'tiny', '--focus', '2', '--runs-dir', os.tmpdir(), '--name', `dalle-train-test-focus-${process.pid}`], { encoding: 'utf8' });
+    assert.equal(unbalanced.status, 2, unbalanced.stderr);
+    assert.match(unbalanced.stderr, /dalle-train: error: focus weighs record groups: it needs balanceGroups \(dalle-train --balance\), got focus 2 without it/);
   });
 });

@@ -82,6 +82,7 @@ export { AdamW, type AdamWConfig } from '@dalle/core';
 export { TRAIN_DEFAULTS, decays, learningRateAt, resolveTrainConfig, type TrainConfig } from './train-config.ts';
 export { checkDatasetFits, concatSources, tokensPerSequence, type BatchOrder, type CreateOrder, type OrderState, type TokenBatchSource, type TokenDatasetIdentity } from './dataset.ts';
 export { conditionalGain, evaluateLoss, type ConditionalGain, type EvalLosses, type EvalOptions } from './evaluate.ts';
+export { FOCUS_FILE, FOCUS_FLOOR, FOCUS_RECORDS_PER_GROUP, focusWeights, groupLosses, parseGroupFocus, type GroupFocus } from './focus.ts';
 export {
   CHECKPOINTS_DIR,
   LOG_FILE,

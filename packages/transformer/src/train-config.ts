@@ -29,6 +29,12 @@ export interface TrainConfig {
   seed: number;
   /** Data order: sample the datasets' record groups (dvae-encode --group-by) evenly instead of the records. */
   balanceGroups: boolean;
+  /**
+   * With balanceGroups: draw each group in proportion to its image loss under the starting model
+   * raised to this power (focus.ts; 0 = evenly). The weights are measured once, when the run
+   * starts, and kept in the run folder.
+   */
+  focus: number;
   /** Steps between checkpoints (a checkpoint is also written at the end and on Ctrl-C). */
   checkpointEvery: number;
   /** Steps between log.jsonl lines. */
@@ -54,6 +60,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   dropout: 0, // off: it slows fitting; minGPT uses 0.1 against memorising small data
   seed: 0,
   balanceGroups: false, // every record once per epoch, as the data has them
+  focus: 0, // groups drawn evenly
   checkpointEvery: 500, // a few minutes of work lost at most
   logEvery: 10,
   valEvery: 1000,
@@ -98,6 +105,8 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   if (cfg.dropout >= 1) throw new UsageError(`dropout must be below 1 (it is the probability of zeroing an activation), got ${cfg.dropout}`);
   checkInt(cfg, 'seed', 0);
   if (typeof cfg.balanceGroups !== 'boolean') throw new UsageError(`balanceGroups must be true or false, got ${JSON.stringify(cfg.balanceGroups)}`);
+  checkNumber(cfg, 'focus', 0, 16);
+  if (cfg.focus > 0 && !cfg.balanceGroups) throw new UsageError(`focus weighs record groups: it needs balanceGroups (dalle-train --balance), got focus ${cfg.focus} without it`);
   checkInt(cfg, 'checkpointEvery', 1);
   checkInt(cfg, 'logEvery', 1);
   checkInt(cfg, 'valEvery', 0);

@@ -2,11 +2,12 @@
 // or resume the model, train with progress and checkpoints, validate, and export the final model.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { Progress, UsageError } from '@dalle/core';
-import { concatGroups, EpochSampler, GroupBalancedSampler, openTokenDataset, type TokenDataset } from '@dalle/data';
+import { Progress, UsageError, writeFileAtomic } from '@dalle/core';
+import { concatGroups, EpochSampler, GroupBalancedSampler, openTokenDataset, type RecordGroups, type TokenDataset } from '@dalle/data';
 import { resolveTransformerConfig, transformerPreset, type TransformerConfig } from './config.ts';
-import { checkDatasetFits, concatSources, type CreateOrder } from './dataset.ts';
+import { checkDatasetFits, concatSources, type CreateOrder, type TokenBatchSource } from './dataset.ts';
 import { conditionalGain, type ConditionalGain, type EvalLosses } from './evaluate.ts';
+import { FOCUS_FILE, FOCUS_FLOOR, FOCUS_RECORDS_PER_GROUP, focusWeights, groupLosses, parseGroupFocus, type GroupFocus } from './focus.ts';
 import { countParams, reinitImageParams } from './params.ts';
 import { codeCooccurrence, remapImageParams, type CodeCooccurrence } from './remap.ts';
 import { loadTransformer, saveTransformer } from './persistence.ts';
@@ -62,12 +63,55 @@ export interface TrainRunResult {
 
 export const createEpochOrder: CreateOrder = (size, state) => new EpochSampler(size, state);
 
-/** The data order of trainConfig.balanceGroups: the datasets' record groups, joined by name, drawn evenly. */
-function createGroupOrder(sets: TokenDataset[], names: string[]): { createOrder: CreateOrder; groups: number } {
+/** The record groups of trainConfig.balanceGroups: the datasets' groups, joined by name. */
+function joinedGroups(sets: TokenDataset[], names: string[]): RecordGroups {
   const missing = sets.findIndex((s) => !s.groups);
   if (missing >= 0) throw new UsageError(`--balance samples record groups, but ${names[missing]} has none; re-encode it with dvae-encode --group-by (e.g. --group-by emoji or --group-by image)`);
-  const groups = concatGroups(sets.map((s) => s.groups!), names);
-  return { createOrder: (_size, state) => new GroupBalancedSampler(groups.ids, state), groups: groups.names.length };
+  return concatGroups(sets.map((s) => s.groups!), names);
+}
+
+/**
+ * The group weights of a focused run (trainConfig.focus > 0): measured with the starting model
+ * and written to the run folder when the run starts, read back from there on --resume.
+ */
+async function loadOrMeasureFocus(o: { runDir: string; resume: boolean; quiet?: boolean; log: (line: string) => void; modelName: string }, model: TransformerModel, train: TokenBatchSource, groups: RecordGroups, trainConfig: TrainConfig): Promise<GroupFocus> {
+  const file = path.join(o.runDir, FOCUS_FILE);
+  if (o.resume) {
+    const text = await fsp.readFile(file, 'utf8').catch(() => {
+      throw new UsageError(`${file} is missing: a run with --focus keeps its group weights there; it cannot resume without them`);
+    });
+    return parseGroupFocus(text, file, groups.names);
+  }
+  const sizes = new Array<number>(groups.names.length).fill(0);
+  for (const g of groups.ids) sizes[g]++;
+  const total = sizes.reduce((a, m) => a + Math.min(m, FOCUS_RECORDS_PER_GROUP), 0);
+  o.log(`focus: measuring the image loss of ${total} records (up to ${FOCUS_RECORDS_PER_GROUP} per group) under ${o.modelName}`);
+  const progress = new Progress({ total, label: 'focus', unit: 'seq', quiet: o.quiet });
+  let measured = 0;
+  const losses = groupLosses(model, train, groups.ids, {
+    perGroup: FOCUS_RECORDS_PER_GROUP,
+    seed: trainConfig.seed,
+    batchSize: trainConfig.batchSize,
+    onBatch: (done) => {
+      progress.tick(done - measured);
+      measured = done;
+    },
+  });
+  progress.finish();
+  const weights = focusWeights(losses, trainConfig.focus);
+  const focus: GroupFocus = { alpha: trainConfig.focus, floor: FOCUS_FLOOR, recordsPerGroup: FOCUS_RECORDS_PER_GROUP, model: o.modelName, names: groups.names, losses: Array.from(losses), weights: Array.from(weights) };
+  await writeFileAtomic(file, JSON.stringify(focus) + '\n');
+  return focus;
+}
+
+/** Quantiles of the group losses and how the weights share out the draws, for the run's log. */
+function describeFocus(f: GroupFocus): string {
+  const sorted = [...f.losses].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.round(p * (sorted.length - 1))].toFixed(3);
+  const byLoss = f.losses.map((l, g) => ({ l, w: f.weights[g] })).sort((a, b) => b.l - a.l);
+  const tenth = Math.max(1, Math.round(byLoss.length / 10));
+  const share = (part: { w: number }[]) => ((100 * part.reduce((a, b) => a + b.w, 0)) / f.weights.length).toFixed(1);
+  return `focus ${f.alpha}: group image loss min ${q(0)}, median ${q(0.5)}, max ${q(1)}; the worst-drawn tenth of the groups gets ${share(byLoss.slice(0, tenth))}% of the draws, the best-drawn tenth ${share(byLoss.slice(-tenth))}%`;
 }
 
 async function openChecked(dir: string, model: TransformerModel): Promise<TokenDataset> {
@@ -213,9 +257,18 @@ async function runLocked(o: TrainRunOptions): Promise<TrainRunResult> {
     }
     let createOrder = createEpochOrder;
     if (trainConfig.balanceGroups) {
-      const balanced = createGroupOrder(sets, data);
-      createOrder = balanced.createOrder;
-      log(`data order: ${balanced.groups} record groups (by ${sets[0].groups!.by}) sampled evenly`);
+      const groups = joinedGroups(sets, data);
+      if (trainConfig.focus > 0) {
+        const modelName = o.init ? path.resolve(o.init) : 'the fresh model';
+        const focus = await loadOrMeasureFocus({ runDir: o.runDir, resume: !!resume, quiet: o.quiet, log, modelName }, model, train, groups, trainConfig);
+        const weights = focus.weights;
+        createOrder = (_size, state) => new GroupBalancedSampler(groups.ids, state, weights);
+        log(`data order: ${groups.names.length} record groups (by ${groups.by}) sampled by their image loss under ${focus.model}`);
+        log(describeFocus(focus));
+      } else {
+        createOrder = (_size, state) => new GroupBalancedSampler(groups.ids, state);
+        log(`data order: ${groups.names.length} record groups (by ${groups.by}) sampled evenly`);
+      }
     }
     model.info = { ...model.info, dvaeId: train.manifest.dvaeId, tokenizerId: train.manifest.tokenizerId };
     const val = valDir ? await openChecked(valDir, model) : undefined;

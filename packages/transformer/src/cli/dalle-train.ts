@@ -39,6 +39,7 @@ interface Options extends CommonOptions {
   dropout?: number;
   seed?: number;
   balance?: boolean;
+  focus?: number;
   checkpointEvery?: number;
   logEvery?: number;
   valEvery?: number;
@@ -77,6 +78,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
   .option('--dropout <p>', 'residual dropout on the embeddings and the attention and MLP outputs, against overfitting a small dataset; in [0, 1) (default 0)', parseFloatOption('--dropout', 0, 1))
   .option('--seed <n>', 'seed of data order, caption dropout and dropout masks (default 0)', parseIntOption('--seed', 0))
   .option('--balance', 'draw the record groups of the data (dvae-encode --group-by) evenly, not the records: rare concepts come up as often as ones drawn many times')
+  .option('--focus <alpha>', 'with --balance: draw each group in proportion to its image loss under the starting model to the power alpha (measured on 4 of its records when the run starts, kept in the run folder; every group keeps at least a quarter of its even share), so concepts the model draws worst come up most; e.g. 2 (default 0: evenly)', parseFloatOption('--focus', 0, 16))
   .option('--checkpoint-every <n>', 'steps between checkpoints (default 500)', parseIntOption('--checkpoint-every', 1))
   .option('--log-every <n>', 'steps between log.jsonl lines (default 10)', parseIntOption('--log-every', 1))
   .option('--val-every <n>', 'steps between validation passes, 0 = at the end only (default 1000)', parseIntOption('--val-every', 0))
@@ -108,6 +110,7 @@ const program = createCommand('dalle-train', 'Train the text-to-image transforme
       dropout: opts.dropout,
       seed: opts.seed,
       balanceGroups: opts.balance,
+      focus: opts.focus,
       checkpointEvery: opts.checkpointEvery,
       logEvery: opts.logEvery,
       valEvery: opts.valEvery,
