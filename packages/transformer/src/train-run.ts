@@ -111,7 +111,7 @@ function describeFocus(f: GroupFocus): string {
   const byLoss = f.losses.map((l, g) => ({ l, w: f.weights[g] })).sort((a, b) => b.l - a.l);
   const tenth = Math.max(1, Math.round(byLoss.length / 10));
   const share = (part: { w: number }[]) => ((100 * part.reduce((a, b) => a + b.w, 0)) / f.weights.length).toFixed(1);
-  return `focus ${f.alpha}: group image loss min ${q(0)}, median ${q(0.5)}, max ${q(1)}; the worst-drawn tenth of the groups gets ${share(byLoss.slice(0, tenth))}% of the draws, the best-drawn tenth ${share(byLoss.slice(-tenth))}%`;
+  return `focus ${f.alpha}: group image loss min ${q(0)}, median ${q(0.5)}, max ${q(1)}; the tenth of the groups with the highest loss gets ${share(byLoss.slice(0, tenth))}% of the draws, the tenth with the lowest ${share(byLoss.slice(-tenth))}%`;
 }
 
 async function openChecked(dir: string, model: TransformerModel): Promise<TokenDataset> {
