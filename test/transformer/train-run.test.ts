@@ -124,6 +124,7 @@ describe('dalle-train run (runTraining)', function () {
     const w = expected.map((l) => l ** 2);
     const mean = w.reduce((a, b) => a + b) / 3;
     saved.weights.forEach((x: number, g: number) => assert.ok(Math.abs(x - w[g] / mean) < 1e-4, `weight ${g}`)); // losses this close need no floor
+    assert.ok(lines.includes(`focus: measuring the image loss of up to 4 records per group under ${path.resolve(initDir)}`), lines.join('\n'));
     assert.ok(lines.some((l) => l === `data order: 3 record groups (by image) sampled by their image loss under ${path.resolve(initDir)}`), lines.join('\n'));
     assert.ok(lines.some((l) => /^focus 2: group image loss min [\d.]+, median [\d.]+, max [\d.]+; the tenth of the groups with the highest loss gets [\d.]+% of the draws, the tenth with the lowest [\d.]+%$/.test(l)), lines.join('\n'));
     const ck = await loadCheckpoint(path.join(runDir, 'checkpoints', 'step-2'));

@@ -82,22 +82,20 @@ async function loadOrMeasureFocus(o: { runDir: string; resume: boolean; quiet?: 
     });
     return parseGroupFocus(text, file, groups.names);
   }
-  const sizes = new Array<number>(groups.names.length).fill(0);
-  for (const g of groups.ids) sizes[g]++;
-  const total = sizes.reduce((a, m) => a + Math.min(m, FOCUS_RECORDS_PER_GROUP), 0);
-  o.log(`focus: measuring the image loss of ${total} records (up to ${FOCUS_RECORDS_PER_GROUP} per group) under ${o.modelName}`);
-  const progress = new Progress({ total, label: 'focus', unit: 'seq', quiet: o.quiet });
+  o.log(`focus: measuring the image loss of up to ${FOCUS_RECORDS_PER_GROUP} records per group under ${o.modelName}`);
+  let progress: Progress | undefined;
   let measured = 0;
   const losses = groupLosses(model, train, groups.ids, {
     perGroup: FOCUS_RECORDS_PER_GROUP,
     seed: trainConfig.seed,
     batchSize: trainConfig.batchSize,
-    onBatch: (done) => {
+    onBatch: (done, total) => {
+      progress ??= new Progress({ total, label: 'focus', unit: 'seq', quiet: o.quiet });
       progress.tick(done - measured);
       measured = done;
     },
   });
-  progress.finish();
+  progress?.finish();
   const weights = focusWeights(losses, trainConfig.focus);
   const focus: GroupFocus = { alpha: trainConfig.focus, floor: FOCUS_FLOOR, recordsPerGroup: FOCUS_RECORDS_PER_GROUP, model: o.modelName, names: groups.names, losses: Array.from(losses), weights: Array.from(weights) };
   await writeFileAtomic(file, JSON.stringify(focus) + '\n');
