@@ -73,6 +73,20 @@ export class EpochSampler {
 }
 
 /**
+ * The records of each group: members[g] lists, in order, the records r with groupIds[r] = g
+ * (a hole where no record has id g).
+ */
+export function groupMembers(groupIds: ArrayLike<number>): number[][] {
+  const members: number[][] = [];
+  for (let r = 0; r < groupIds.length; r++) {
+    const g = groupIds[r];
+    if (!Number.isInteger(g) || g < 0) throw new UsageError(`group id of record ${r} must be a non-negative integer, got ${g}`);
+    (members[g] ??= []).push(r);
+  }
+  return members;
+}
+
+/**
  * An epoch order that visits groups evenly rather than records: each epoch is `size` draws, made
  * of shuffled passes over all groups; a group's k-th visit in an epoch takes the k-th record
  * (cycling) of its members in an order shuffled per epoch. Every group is visited
@@ -93,12 +107,7 @@ export class GroupBalancedSampler extends EpochSampler {
   constructor(groupIds: ArrayLike<number>, state: SamplerState | { seed: number }, weights?: ArrayLike<number>) {
     super(groupIds.length, state);
     const saved = (state as Partial<SamplerState>).groups;
-    const members: number[][] = [];
-    for (let r = 0; r < groupIds.length; r++) {
-      const g = groupIds[r];
-      if (!Number.isInteger(g) || g < 0) throw new UsageError(`group id of record ${r} must be a non-negative integer, got ${g}`);
-      (members[g] ??= []).push(r);
-    }
+    const members = groupMembers(groupIds);
     if (weights !== undefined) {
       const hole = members.findIndex((m) => m === undefined);
       if (hole >= 0 || members.length !== weights.length) throw new UsageError(`group weights: ${weights.length} weights for group ids 0..${members.length - 1}${hole >= 0 ? ` (group ${hole} has no records)` : ''}; give one weight per group`);

@@ -44,6 +44,6 @@ export {
   type TokenDatasetManifest,
   type TokenDataset,
 } from './token-dataset.ts';
-export { EpochSampler, GroupBalancedSampler, type SamplerState } from './epoch-sampler.ts';
+export { EpochSampler, GroupBalancedSampler, groupMembers, type SamplerState } from './epoch-sampler.ts';
 export { groupKeyFunction, GroupCollector, concatGroups, parseGroups, serializeGroups, GROUPS_FILE, GROUP_RULE_HELP, type RecordGroups } from './record-groups.ts';
 export { mirrorCaption, mirrorImage } from './mirror.ts';

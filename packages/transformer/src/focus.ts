@@ -4,6 +4,7 @@
 // already knows. A form of loss-proportional (prioritised) sampling, fixed for one run.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, UsageError } from '@dalle/core';
+import { groupMembers } from '@dalle/data';
 import type { TokenBatchSource } from './dataset.ts';
 import { imageLogLikelihood, type TransformerModel } from './transformer.ts';
 
@@ -42,8 +43,7 @@ export function groupLosses(
   const perGroup = options.perGroup ?? FOCUS_RECORDS_PER_GROUP;
   const B = options.batchSize ?? 16;
   if (!Number.isInteger(perGroup) || perGroup < 1) throw new UsageError(`groupLosses: perGroup must be a positive integer, got ${perGroup}`);
-  const members: number[][] = [];
-  for (let r = 0; r < groupIds.length; r++) (members[groupIds[r]] ??= []).push(r);
+  const members = groupMembers(groupIds);
   const rng = new Rng(options.seed ?? 0);
   const picks: { record: number; group: number }[] = [];
   members.forEach((m, g) => {
