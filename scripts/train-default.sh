@@ -11,6 +11,8 @@
 #   SETS=google,twitter,fluent scripts/train-default.sh  # add Fluent Emoji 3D as a third art style
 #   SETS=google,twitter,fluent,fluent-flat,fluent-color scripts/train-default.sh  # and Fluent's two 2D styles
 #   BALANCE=1 FOCUS=2 scripts/train-default.sh  # concepts drawn evenly, then by how badly the model draws them
+#   STYLE=twitter SAMPLING='{"condScale": 2, "temperature": 0.5}' scripts/train-default.sh
+#       # then fine-tune the transformer on one art set alone, as the shipped weights were (see README)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +29,11 @@ MIRROR=${MIRROR:-1}          # dvae-encode --mirror on the training split
 BALANCE=${BALANCE:-0}        # 1: dalle-train --balance, every emoji concept drawn equally often (skin tones folded)
 FOCUS=${FOCUS:-0}            # with BALANCE=1: dalle-train --focus, concepts drawn by their loss under the starting model to this power (e.g. 2)
 CLIP_SHIFT=${CLIP_SHIFT:-4}  # clip-train --shift: random shifts of up to 4 pixels
-STAGES=${STAGES:-"data tokenizer dvae encode transformer clip eval weights"}
+STYLE=${STYLE:-}             # an art set (e.g. twitter): the style stage fine-tunes the transformer on it alone
+STYLE_STEPS=${STYLE_STEPS:-3000}
+STYLE_LR=${STYLE_LR:-3e-4}
+SAMPLING=${SAMPLING:-}       # JSON: the sampler settings that the weights' manifest recommends (assemble-weights --sampling)
+STAGES=${STAGES:-"data tokenizer dvae encode transformer style clip eval weights"}
 bin() { node "packages/$1/bin/$2.js" "${@:3}"; }
 # Prints a dotted field of a JSON file (empty when missing).
 json_field() { node -e 'let v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); for (const k of process.argv[2].split(".")) v = v?.[k]; process.stdout.write(v == null ? "" : String(v));' "$1" "$2"; }
@@ -118,6 +124,28 @@ stage_transformer() {
   fi
 }
 
+# The transformer that ships: the style stage's when STYLE is set, else the transformer stage's.
+final_transformer() { if [ -n "$STYLE" ]; then printf '%s' "$RUN/export/transformer-$STYLE"; else printf '%s' "$RUN/export/transformer"; fi; }
+
+# With STYLE set: fine-tunes the transformer on that art set's training pictures alone (one picture
+# per concept, no mirror images, concepts drawn evenly), so that it recalls each concept's picture
+# code for code instead of averaging the styles.
+stage_style() {
+  [ -n "$STYLE" ] || { echo "STYLE is not set: no single-style fine-tune" >&2; return; }
+  local out; out=$(final_transformer)
+  [ -f "$out/model.safetensors" ] && { echo "$out exists" >&2; return; }
+  local data="$DATA-$STYLE" tokens="$TOKENS-$STYLE/train"
+  [ -f "$data/manifest.json" ] || bin data dalle-data emoji --out "$data" --sets "$STYLE"
+  [ -f "$tokens/manifest.json" ] || bin dvae dvae-encode --dvae "$RUN/export/dvae" --tokenizer "$RUN/tokenizer" --data "$data/train" --out "$tokens" --group-by emoji
+  if [ -d "$RUN/transformer-$STYLE/checkpoints" ]; then
+    bin transformer dalle-train --resume "$RUN/transformer-$STYLE" --export "$out" --workers "$DALLE_WORKERS"
+  else
+    bin transformer dalle-train --init "$RUN/export/transformer" --data "$tokens" --val "$TOKENS/val-images" \
+      --runs-dir "$RUN" --name "transformer-$STYLE" --balance --steps "$STYLE_STEPS" --lr "$STYLE_LR" --warmup-steps 20 \
+      --weight-decay 0.01 --checkpoint-every 100 --val-every 1000 --val-batches 20 --export "$out" --workers "$DALLE_WORKERS"
+  fi
+}
+
 stage_clip() {
   [ -f "$RUN/export/clip/config.json" ] && { echo "$RUN/export/clip exists" >&2; return; }
   local resume=()
@@ -132,13 +160,13 @@ stage_clip() {
 
 stage_eval() {
   # Evaluates the freshly trained parts, assembled into a scratch weights folder.
-  npx tsx scripts/assemble-weights.ts --run "$RUN" --out "$RUN/weights-candidate"
+  npx tsx scripts/assemble-weights.ts --run "$RUN" --out "$RUN/weights-candidate" --transformer "$(final_transformer)" ${SAMPLING:+--sampling "$SAMPLING"}
   bin sampler dalle-eval --weights "$RUN/weights-candidate" --images "$DATA/val-images" \
     --candidates "${EVAL_CANDIDATES:-8}" --clip-images 700 --out "$RUN/eval"
 }
 
 stage_weights() {
-  npx tsx scripts/assemble-weights.ts --run "$RUN" --out weights --eval "$RUN/eval/eval.json"
+  npx tsx scripts/assemble-weights.ts --run "$RUN" --out weights --eval "$RUN/eval/eval.json" --transformer "$(final_transformer)" ${SAMPLING:+--sampling "$SAMPLING"}
   mkdir -p docs
   [ -f "$RUN/eval/contact-sheet.png" ] && cp "$RUN/eval/contact-sheet.png" docs/contact-sheet.png
   [ -f "$RUN/eval/eval.md" ] && cp "$RUN/eval/eval.md" docs/eval.md
@@ -150,6 +178,7 @@ stage tokenizer
 stage dvae
 stage encode
 stage transformer
+stage style
 stage clip
 stage eval
 stage weights
