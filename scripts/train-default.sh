@@ -11,7 +11,7 @@
 #   SETS=google,twitter,fluent scripts/train-default.sh  # add Fluent Emoji 3D as a third art style
 #   SETS=google,twitter,fluent,fluent-flat,fluent-color scripts/train-default.sh  # and Fluent's two 2D styles
 #   BALANCE=1 FOCUS=2 scripts/train-default.sh  # concepts drawn evenly, then by how badly the model draws them
-#   STYLE=twitter SAMPLING='{"condScale": 2, "temperature": 0.5}' scripts/train-default.sh
+#   STYLE=twitter SAMPLING='{"condScale": 2, "temperature": 0.7}' scripts/train-default.sh
 #       # then fine-tune the transformer on one art set alone, as the shipped weights were (see README)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,6 +126,8 @@ stage_transformer() {
 
 # The transformer that ships: the style stage's when STYLE is set, else the transformer stage's.
 final_transformer() { if [ -n "$STYLE" ]; then printf '%s' "$RUN/export/transformer-$STYLE"; else printf '%s' "$RUN/export/transformer"; fi; }
+# Assembles the run's parts (with that transformer and the SAMPLING settings) into a weights folder.
+assemble() { npx tsx scripts/assemble-weights.ts --run "$RUN" --transformer "$(final_transformer)" ${SAMPLING:+--sampling "$SAMPLING"} "$@"; }
 
 # With STYLE set: fine-tunes the transformer on that art set's training pictures alone (one picture
 # per concept, no mirror images, concepts drawn evenly), so that it recalls each concept's picture
@@ -160,13 +162,13 @@ stage_clip() {
 
 stage_eval() {
   # Evaluates the freshly trained parts, assembled into a scratch weights folder.
-  npx tsx scripts/assemble-weights.ts --run "$RUN" --out "$RUN/weights-candidate" --transformer "$(final_transformer)" ${SAMPLING:+--sampling "$SAMPLING"}
+  assemble --out "$RUN/weights-candidate"
   bin sampler dalle-eval --weights "$RUN/weights-candidate" --images "$DATA/val-images" \
     --candidates "${EVAL_CANDIDATES:-8}" --clip-images 700 --out "$RUN/eval"
 }
 
 stage_weights() {
-  npx tsx scripts/assemble-weights.ts --run "$RUN" --out weights --eval "$RUN/eval/eval.json" --transformer "$(final_transformer)" ${SAMPLING:+--sampling "$SAMPLING"}
+  assemble --out weights --eval "$RUN/eval/eval.json"
   mkdir -p docs
   [ -f "$RUN/eval/contact-sheet.png" ] && cp "$RUN/eval/contact-sheet.png" docs/contact-sheet.png
   [ -f "$RUN/eval/eval.md" ] && cp "$RUN/eval/eval.md" docs/eval.md
